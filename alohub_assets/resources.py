@@ -1,0 +1,64 @@
+"""Dagster resources: the AloHub API and the data folder, configured from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from alohub_assets.alohub_client import (
+    DEFAULT_BASE_URL,
+    PAGE_SIZE,
+    AloHubClient,
+    AloHubConfigError,
+    RetryPolicy,
+)
+
+MISSING_KEY_MESSAGE = (
+    "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
+    "(export ALOHUB_API_KEY=...; optionally ALOHUB_TENANT_ID and ALOHUB_BASE_URL), or run "
+    "`make demo` / `make dev`, which start the bundled sandbox and point the pipeline at it."
+)
+
+
+class AloHubResource(dg.ConfigurableResource):
+    """The AloHub call-report API. The key comes from ``ALOHUB_API_KEY`` as an ``EnvVar``, so
+    Dagster stores the variable's name, never its value, in run config and event logs."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="AloHub API base URL")
+    api_key: str | None = Field(default=None, description="X-Api-Key (scope 'report')")
+    tenant_id: str | None = Field(default=None, description="X-Tenant-ID, optional")
+    timeout_seconds: float = Field(default=30.0, description="per-request time-out")
+    max_retries: int = Field(default=8, description="retries of one request on 5xx/429/drops")
+    max_retry_seconds: float = Field(default=300.0, description="total retry time of one request")
+    page_size: int = Field(default=PAGE_SIZE, description="rows asked per page")
+
+    def get_client(self) -> AloHubClient:
+        """A new client with its own counters; the caller closes it."""
+        if not self.api_key:
+            raise AloHubConfigError(MISSING_KEY_MESSAGE)
+        return AloHubClient(
+            self.api_key,
+            base_url=self.base_url,
+            tenant_id=self.tenant_id,
+            timeout_seconds=self.timeout_seconds,
+            retry=RetryPolicy(
+                max_retries=self.max_retries, max_retry_seconds=self.max_retry_seconds
+            ),
+            page_size=self.page_size,
+        )
+
+
+def alohub_resource_from_env() -> AloHubResource:
+    """``ALOHUB_BASE_URL`` (default prod), ``ALOHUB_API_KEY``, ``ALOHUB_TENANT_ID`` (optional)."""
+    return AloHubResource(
+        base_url=os.getenv("ALOHUB_BASE_URL") or DEFAULT_BASE_URL,
+        api_key=dg.EnvVar("ALOHUB_API_KEY") if os.getenv("ALOHUB_API_KEY") else None,
+        tenant_id=dg.EnvVar("ALOHUB_TENANT_ID") if os.getenv("ALOHUB_TENANT_ID") else None,
+    )
+
+
+def default_data_dir() -> Path:
+    return Path(os.getenv("ALOHUB_DATA_DIR") or "data")

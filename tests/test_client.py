@@ -1,0 +1,282 @@
+"""The API client against the sandbox over real HTTP: paging, spelling, retries, errors, secrets."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import httpx
+import pytest
+
+from alohub_assets.alohub_client import (
+    AloHubAuthError,
+    AloHubClient,
+    AloHubConfigError,
+    AloHubInputError,
+    AloHubPagingError,
+    AloHubRetriesExhausted,
+    AloHubScopeError,
+    ListSink,
+    RetryPolicy,
+)
+from alohub_assets.records import ICT, local_day_window, normalize_list_row
+from alohub_assets.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
+from tests.conftest import API_KEY, DAY
+
+
+def day_ids(sandbox, day: date = DAY) -> Counter:
+    return Counter(c.call_id for c in sandbox.store.calls_on(day))
+
+
+def test_every_call_of_a_day_exactly_once_across_pages(sandbox):
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        rows = client.list_call_logs(start, end)
+    truth = sandbox.store.calls_on(DAY)
+    assert len(rows) == sum(len(c.customer_names) for c in truth)  # totalRecord counts repeats
+    assert client.stats.total_record == len(rows)
+    assert set(r["callId"] for r in rows) == set(c.call_id for c in truth)
+    # Some call's rows straddle a page boundary (100 rows a page): the case a per-page dedup misses.
+    positions: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        positions.setdefault(row["callId"], []).append(index // 100)
+    assert any(len(set(pages)) > 1 for pages in positions.values())
+    assert client.stats.pages == -(-len(rows) // 100)
+
+
+def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        rows = client.list_call_logs(start, end)
+    starts = {normalize_list_row(r)["start_time"].date() for r in rows}
+    assert starts == {DAY}
+    # The sandbox, like AloHub, ignores the other spelling: the same window with callEndTime
+    # reaches to the end of the data, so a client with the wrong spelling would take more days.
+    wrong = httpx.post(
+        f"{sandbox.url}/v1/reports/call-logs",
+        headers={"X-Api-Key": API_KEY},
+        json={
+            "callStartTime": start.isoformat(),
+            "callEndTime": end.isoformat(),
+            "limit": 1,
+        },
+    ).json()
+    assert wrong["totalRecord"] > len(rows)
+
+
+def test_midnight_calls_belong_to_their_own_day(sandbox):
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        rows = [normalize_list_row(r) for r in client.list_call_logs(start, end)]
+    times = {r["start_time"] for r in rows}
+    midnight = datetime(DAY.year, DAY.month, DAY.day, tzinfo=ICT)
+    assert midnight in times
+    assert midnight + timedelta(seconds=86_399) in times
+    assert midnight + timedelta(days=1) not in times
+
+
+def test_server_cap_on_limit_does_not_end_paging(make_sandbox):
+    sandbox = make_sandbox(max_limit=30)  # asks 100 a page, gets 30: a short page is no end
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        rows = client.list_call_logs(start, end)
+    assert set(r["callId"] for r in rows) == set(day_ids(sandbox))
+    assert client.stats.pages == -(-len(rows) // 30)
+
+
+def test_filters_by_call_type_and_phone(sandbox):
+    start, end = local_day_window(DAY)
+    truth = sandbox.store.calls_on(DAY)
+    with sandbox.client() as client:
+        inbound = client.list_call_logs(start, end, call_type=0)
+        outbound = client.list_call_logs(start, end, call_type=1)
+        one = truth[5]
+        by_phone = client.list_call_logs(start, end, phone_number=one.caller)
+    assert {r["callId"] for r in inbound} == {c.call_id for c in truth if c.call_type == "0"}
+    assert {r["callId"] for r in outbound} == {c.call_id for c in truth if c.call_type == "1"}
+    assert one.call_id in {r["callId"] for r in by_phone}
+
+
+def test_rate_limit_and_injected_500s_still_give_every_call_once(make_sandbox):
+    # 3 requests per 1 s window (the sandbox's window shortened so the test is quick).
+    sandbox = make_sandbox(
+        tenant_limit=3, route_limit=3, window_seconds=1.0, faults={"fail_500": 0.1}, fault_seed=3
+    )
+    start, end = local_day_window(DAY)
+    with sandbox.client(page_size=40, rate_window_seconds=1.0) as client:
+        rows = client.list_call_logs(start, end)
+    assert Counter(r["callId"] for r in rows).keys() == day_ids(sandbox).keys()
+    assert client.stats.retries["server_error"] >= 1
+    assert client.stats.seconds_slept > 0  # the throttle paced requests ahead of the limit
+    served = sandbox.requests()
+    assert served.get("list:200") == client.stats.pages
+
+
+def test_429_waits_retry_after_then_continues(make_sandbox):
+    sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0)
+    # Another process of the tenant spends the window, unseen by this client's throttle.
+    for _ in range(4):
+        httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY}, json={})
+    start, end = local_day_window(DAY)
+    with sandbox.client(rate_window_seconds=2.0) as client:
+        rows = client.list_call_logs(start, end)
+    assert {r["callId"] for r in rows} == set(day_ids(sandbox))
+    assert client.stats.rate_limited >= 1
+    assert client.stats.retries["rate_limited"] == client.stats.rate_limited
+    assert client.stats.seconds_slept >= 0.5
+    assert sandbox.requests()["list:429"] == client.stats.rate_limited
+
+
+def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):
+    sandbox = make_sandbox(slow_seconds=1.5)
+    sandbox.server.state.forced_faults = ["drop", "slow", "html_502", "truncate", "success_0"]
+    start, end = local_day_window(DAY)
+    with sandbox.client(timeout_seconds=0.5) as client:
+        rows = client.list_call_logs(start, end)
+    assert {r["callId"] for r in rows} == set(day_ids(sandbox))
+    assert dict(client.stats.retries) == {
+        "connection": 1,
+        "timeout": 1,
+        "server_error": 2,
+        "bad_body": 1,
+    }
+
+
+def test_retries_are_bounded_and_fail_clearly(make_sandbox):
+    sandbox = make_sandbox(faults={"fail_500": 1.0})
+    start, end = local_day_window(DAY)
+    policy = RetryPolicy(max_retries=3, backoff_base_seconds=0.01, backoff_cap_seconds=0.02)
+    with sandbox.client(retry=policy) as client, pytest.raises(AloHubRetriesExhausted) as info:
+        client.list_call_logs(start, end)
+    assert "failed 4 times" in str(info.value)
+    assert sandbox.requests()["list:500"] == 4
+
+
+@pytest.mark.parametrize(
+    ("key", "error", "hint"),
+    [("wrong-key", AloHubAuthError, "ALOHUB_API_KEY"), (None, AloHubScopeError, "'report' scope")],
+)
+def test_401_and_403_fail_at_once(sandbox, key, error, hint):
+    key = key or sandbox.config.no_scope_key
+    start, end = local_day_window(DAY)
+    with sandbox.client(api_key=key) as client, pytest.raises(error) as info:
+        client.list_call_logs(start, end)
+    assert hint in str(info.value)
+    assert key not in str(info.value)
+    assert sum(sandbox.requests().values()) == 1  # no retry
+    assert not client.stats.retries
+
+
+def test_400_carries_the_server_message(sandbox):
+    start, end = local_day_window(DAY)
+    with sandbox.client(page_size=0) as client, pytest.raises(AloHubInputError) as info:
+        client.list_call_logs(start, end)
+    assert "limit must be a positive number" in str(info.value)
+
+
+def test_page_drift_rereads_the_window(sandbox):
+    start, end = local_day_window(DAY)
+    first = sandbox.store.calls_on(DAY)[0]
+    late = SandboxCall(
+        **{
+            **first.__dict__,
+            "call_id": first.start_time.strftime("%Y%m%d%H%M%S") + "-LATECALL-001",
+            "start_time": first.start_time - timedelta(seconds=1),
+            "customer_names": ["Khách mới"],
+        }
+    )
+
+    class InsertAfterFirstPage(ListSink):
+        def write_page(self, rows):
+            super().write_page(rows)
+            if late.call_id not in {c.call_id for c in sandbox.store.calls_on(DAY)}:
+                sandbox.store.add_call(late)  # a call lands at the top while we page
+
+    sink = InsertAfterFirstPage()
+    with sandbox.client() as client:
+        result = client.read_window(start, end, sink)
+    ids = Counter(r["callId"] for r in sink.rows)
+    assert result.rereads == 1
+    assert client.stats.window_rereads == 1
+    assert set(ids) == set(day_ids(sandbox))
+    assert late.call_id in ids
+    assert len(sink.rows) == result.total_record
+
+
+def test_endless_drift_is_a_clear_error(sandbox):
+    start, end = local_day_window(DAY)
+    counter = iter(range(1000))
+
+    class AlwaysInsert(ListSink):
+        def write_page(self, rows):
+            super().write_page(rows)
+            n = next(counter)
+            base = sandbox.store.calls_on(DAY)[-1]
+            sandbox.store.add_call(
+                SandboxCall(**{**base.__dict__, "call_id": f"20260304000000-DRIFT-{n:03d}"})
+            )
+
+    with sandbox.client(max_window_rereads=2) as client, pytest.raises(AloHubPagingError) as info:
+        client.read_window(start, end, AlwaysInsert())
+    assert "kept changing" in str(info.value)
+
+
+def test_call_detail_vocabulary_and_404(sandbox):
+    answered = [c for c in sandbox.store.calls_on(DAY) if c.recording == RECORDING_IN_DETAIL]
+    with sandbox.client() as client:
+        detail = client.get_call_detail(answered[0].call_id)
+        missing = client.get_call_detail("20260304101010-NOSUCHID-999")
+    assert detail is not None
+    assert detail.recording_url == answered[0].recording_url  # empty in the list, set here
+    assert detail.first_connect_time == answered[0].first_connect_time
+    assert detail.answer_time_seconds == answered[0].waiting_seconds
+    assert detail.direction in ("inbound", "outbound", "unknown")
+    assert missing is None
+    assert client.stats.detail_requests == 2 and client.stats.details_not_found == 1
+
+
+@pytest.mark.parametrize("bad", ["../x", "a b", "20260304101010-AB/C-1", "9" * 2048, ""])
+def test_bad_call_ids_are_refused_before_any_request(sandbox, bad):
+    with sandbox.client() as client, pytest.raises(AloHubInputError):
+        client.get_call_detail(bad)
+    assert sandbox.requests() == {}
+
+
+def test_parsing_keeps_vietnamese_text_and_nulls(sandbox):
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        rows = [normalize_list_row(r) for r in client.list_call_logs(start, end)]
+    truth = {c.call_id: c for c in sandbox.store.calls_on(DAY)}
+    for row in rows:
+        call = truth[row["call_id"]]
+        assert row["description"] == call.description
+        assert row["waiting_seconds"] == call.waiting_seconds
+        assert row["first_connect_time"] == call.first_connect_time
+        assert row["customer_name"] in call.customer_names
+    assert any("Nguyễn" in (r["customer_name"] or "") for r in rows)
+    unanswered = [r for r in rows if r["first_connect_time"] is None]
+    assert unanswered and all(r["recording_url"] is None for r in unanswered)
+
+
+def test_the_key_never_reaches_a_log_or_an_error(make_sandbox, caplog):
+    sandbox = make_sandbox(faults={"fail_500": 0.3, "drop": 0.1}, fault_seed=5)
+    caplog.set_level(logging.DEBUG)
+    start, end = local_day_window(DAY)
+    with sandbox.client() as client:
+        client.list_call_logs(start, end)
+        text = repr(client) + str(client.stats.as_dict())
+    with pytest.raises(AloHubRetriesExhausted) as info:
+        with sandbox.client(retry=RetryPolicy(max_retries=0)) as client:
+            sandbox.server.state.forced_faults = ["fail_500"]
+            client.list_call_logs(start, end)
+    assert caplog.records  # retries were logged
+    for blob in (caplog.text, text, str(info.value), repr(info.value)):
+        assert API_KEY not in blob
+
+
+def test_plain_http_to_a_remote_host_is_refused():
+    with pytest.raises(AloHubConfigError, match="plain http"):
+        AloHubClient(API_KEY, base_url="http://xapi.alohub.vn")
+    with pytest.raises(AloHubConfigError, match="ALOHUB_API_KEY"):
+        AloHubClient("", base_url="https://xapi.alohub.vn")
