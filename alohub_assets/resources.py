@@ -1,7 +1,5 @@
 """Dagster resources: the AloHub API and the data folder, configured from the environment."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from alohub_assets.alohub_client import (
     AloHubConfigError,
     RetryPolicy,
 )
+from alohub_assets.warehouse import Warehouse, connect_mart
 
 MISSING_KEY_MESSAGE = (
     "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
@@ -62,3 +61,27 @@ def alohub_resource_from_env() -> AloHubResource:
 
 def default_data_dir() -> Path:
     return Path(os.getenv("ALOHUB_DATA_DIR") or "data")
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The data folder (``ALOHUB_DATA_DIR``, default ``./data``) and the DuckDB mart in it."""
+
+    data_dir: str = Field(default="data", description="root of raw/, warehouse/ and alohub.duckdb")
+    lock_timeout_seconds: float = Field(
+        default=300.0, description="how long a DuckDB writer waits for the file lock"
+    )
+
+    def get_warehouse(self) -> Warehouse:
+        return Warehouse.at(self.data_dir)
+
+    def connect_mart(self, read_only: bool = False):
+        """Context manager: the DuckDB mart, after waiting (bounded) for another writer."""
+        return connect_mart(
+            self.get_warehouse().duckdb_path,
+            read_only=read_only,
+            lock_timeout_seconds=self.lock_timeout_seconds,
+        )
+
+
+def warehouse_resource_from_env() -> WarehouseResource:
+    return WarehouseResource(data_dir=str(default_data_dir()))

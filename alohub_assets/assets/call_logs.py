@@ -1,0 +1,190 @@
+"""``call_logs``: the day's landing -> one row per call in Parquet, parsed and deduplicated in
+DuckDB (``call_logs.sql``); unreadable rows go to ``rejected_call_logs`` with the reason."""
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from alohub_assets.landing import landed_files
+from alohub_assets.partitions import daily_partitions, partition_day
+from alohub_assets.resources import WarehouseResource
+from alohub_assets.sql import load_statements
+from alohub_assets.warehouse import Warehouse, publish_file, temporary_sibling
+
+SQL = Path(__file__).with_name("call_logs.sql")
+
+CALL_LOGS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("call_id", "string", description="AloHub callId, unique per partition"),
+        dg.TableColumn("call_date", "date", description="local (UTC+7) date of the call's start"),
+        dg.TableColumn("direction", "string", description="inbound | outbound | unknown"),
+        dg.TableColumn("caller", "string"),
+        dg.TableColumn("called", "string"),
+        dg.TableColumn("agent_id", "string", description="null when empty"),
+        dg.TableColumn("start_time", "timestamp with time zone"),
+        dg.TableColumn("first_ring_time", "timestamp with time zone"),
+        dg.TableColumn(
+            "first_connect_time", "timestamp with time zone", description="null: not answered"
+        ),
+        dg.TableColumn("end_time", "timestamp with time zone"),
+        dg.TableColumn("waiting_seconds", "int32", description="waitingTime"),
+        dg.TableColumn("acd_seconds", "int32", description="acdTime"),
+        dg.TableColumn("talk_seconds", "int32", description="end - first connect, answered calls"),
+        dg.TableColumn("description", "string"),
+        dg.TableColumn("customer_names", "list<string>", description="distinct, first seen first"),
+        dg.TableColumn("recording_url", "string", description="the list's url; null when empty"),
+        dg.TableColumn("answered", "boolean", description="first_connect_time is not null"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class CallLogsBuild:
+    calls: int
+    rejected_rows: int
+    raw_rows: int
+    calls_in_landing: int
+    calls_outside_day: int
+    duplicate_call_ids: int
+    null_call_ids: int
+    calls_rejected_whole: int
+    calls_lost: int
+
+
+def build_call_logs(warehouse: Warehouse, day: date) -> CallLogsBuild:
+    """Writes the day's ``call_logs`` (and ``rejected_call_logs``) Parquet atomically."""
+    files = landed_files(warehouse, day)
+    if not files:
+        raise FileNotFoundError(
+            f"no raw landing for {day} under {warehouse.raw_partition_dir(day)}: "
+            "materialize raw_call_logs for this partition first"
+        )
+    sql = load_statements(SQL)
+    params = {"files": [str(f) for f in files], "day": day}
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
+        con.execute(sql["raw_rows"], {"files": params["files"]})
+        outputs = {
+            warehouse.call_logs_file(day): sql["call_logs"],
+            warehouse.rejected_file(day): sql["rejected_call_logs"],
+        }
+        for final, statement in outputs.items():
+            tmp = temporary_sibling(final)
+            con.execute(
+                f"COPY ({statement}) TO '{_quote(tmp)}' (FORMAT parquet, COMPRESSION zstd)",
+                {"day": day},
+            )
+            publish_file(tmp, final)
+        calls_in_landing, outside, raw_rows = con.execute(
+            sql["landing_summary"], {"day": day}
+        ).fetchone()
+        calls, duplicates, nulls = con.execute(
+            "SELECT count(*), count(*) - count(DISTINCT call_id), count(*) - count(call_id) "
+            "FROM read_parquet($path)",
+            {"path": str(warehouse.call_logs_file(day))},
+        ).fetchone()
+        written = {
+            "calls": str(warehouse.call_logs_file(day)),
+            "rejected": str(warehouse.rejected_file(day)),
+        }
+        rejected, rejected_whole = con.execute(
+            "SELECT count(*), count(DISTINCT call_id) FILTER (WHERE call_id NOT IN "
+            "(SELECT call_id FROM read_parquet($calls))) FROM read_parquet($rejected)",
+            written,
+        ).fetchone()
+        (lost,) = con.execute(sql["lost_calls"], {**written, "day": day}).fetchone()
+    finally:
+        con.close()
+    return CallLogsBuild(
+        calls=calls,
+        rejected_rows=rejected,
+        raw_rows=raw_rows,
+        calls_in_landing=calls_in_landing,
+        calls_outside_day=outside,
+        duplicate_call_ids=duplicates,
+        null_call_ids=nulls,
+        calls_rejected_whole=rejected_whole,
+        calls_lost=lost,
+    )
+
+
+def _quote(path: Path) -> str:
+    """COPY takes no bound parameter for its target; the path is ours, quotes doubled anyway."""
+    return str(path).replace("'", "''")
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=["raw_call_logs"],
+    kinds={"duckdb", "parquet"},
+    group_name="call_logs",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "call_id_unique_and_not_null",
+            asset="call_logs",
+            blocking=True,
+            description="one row per call: no duplicate or null call_id",
+        ),
+        dg.AssetCheckSpec(
+            "every_landed_call_reaches_call_logs",
+            asset="call_logs",
+            description="each distinct callId landed for the day is in call_logs or quarantined",
+        ),
+        dg.AssetCheckSpec(
+            "no_rejected_rows",
+            asset="call_logs",
+            description="rows that could not be read went to rejected_call_logs (WARN)",
+        ),
+    ],
+)
+def call_logs(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per call of the partition's local day, deduplicated by callId, as Parquet."""
+    day = partition_day(context)
+    store = warehouse.get_warehouse()
+    built = build_call_logs(store, day)
+    context.log.info(
+        f"{day}: {built.raw_rows} raw rows -> {built.calls} calls "
+        f"({built.calls_outside_day} calls of other days dropped, {built.rejected_rows} rows rejected)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": built.calls,
+            "dagster/column_schema": CALL_LOGS_SCHEMA,
+            "path": dg.MetadataValue.path(str(store.call_logs_file(day))),
+            "raw_rows": built.raw_rows,
+            "calls_outside_partition_dropped": built.calls_outside_day,
+            "rejected_rows": built.rejected_rows,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="call_id_unique_and_not_null",
+                passed=built.duplicate_call_ids == 0 and built.null_call_ids == 0,
+                metadata={"duplicates": built.duplicate_call_ids, "nulls": built.null_call_ids},
+            ),
+            dg.AssetCheckResult(
+                check_name="every_landed_call_reaches_call_logs",
+                passed=built.calls_lost == 0,
+                metadata={
+                    "calls_landed": built.calls_in_landing,
+                    "calls_lost": built.calls_lost,
+                    "calls_written": built.calls,
+                    "calls_quarantined": built.calls_rejected_whole,
+                },
+            ),
+            dg.AssetCheckResult(
+                check_name="no_rejected_rows",
+                passed=built.rejected_rows == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "rejected_rows": built.rejected_rows,
+                    "path": dg.MetadataValue.path(str(store.rejected_file(day))),
+                },
+            ),
+        ],
+    )

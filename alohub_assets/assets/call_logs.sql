@@ -1,0 +1,155 @@
+-- The raw landing of one day -> one row per call (call_logs) and the rows that cannot be read
+-- (rejected_call_logs). Parameters: $files (the page files, typed sources first), $day (DATE).
+-- Rules: times are dd/MM/yyyy HH:mm:ss in UTC+7; "" is null; seconds are strings of digits.
+
+-- name: raw_rows
+CREATE OR REPLACE TEMP TABLE raw_rows AS
+WITH pages AS (
+    SELECT
+        json ->> 'source' AS source,
+        CAST(json ->> 'page' AS INTEGER) AS page,
+        CAST(json -> 'data' AS JSON[]) AS data
+    FROM read_ndjson_objects($files)
+),
+rows AS (
+    SELECT
+        source,
+        page,
+        unnest(data) AS r,
+        unnest(generate_series(1, len(data))) AS position
+    FROM pages
+),
+fields AS (
+    SELECT
+        CASE source WHEN 'inbound' THEN 0 WHEN 'outbound' THEN 1 ELSE 2 END AS source_rank,
+        page,
+        position,
+        r AS raw_row,
+        NULLIF(trim(r ->> 'callId'), '') AS call_id,
+        NULLIF(r ->> 'caller', '') AS caller,
+        NULLIF(r ->> 'called', '') AS called,
+        NULLIF(trim(r ->> 'agentId'), '') AS agent_id,
+        NULLIF(trim(r ->> 'startTime'), '') AS start_text,
+        NULLIF(trim(r ->> 'firstRingTime'), '') AS ring_text,
+        NULLIF(trim(r ->> 'firstConnectTime'), '') AS connect_text,
+        NULLIF(trim(r ->> 'endTime'), '') AS end_text,
+        NULLIF(trim(r ->> 'waitingTime'), '') AS waiting_text,
+        NULLIF(trim(r ->> 'acdTime'), '') AS acd_text,
+        NULLIF(r ->> 'description', '') AS description,
+        NULLIF(r ->> 'customerName', '') AS customer_name,
+        NULLIF(trim(r ->> 'url'), '') AS recording_url
+    FROM rows
+)
+SELECT
+    *,
+    source_rank::BIGINT * 1000000000000 + page::BIGINT * 1000000 + position AS arrival,
+    try_strptime(start_text, '%d/%m/%Y %H:%M:%S') AS start_local,
+    try_strptime(start_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS start_time,
+    try_strptime(ring_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_ring_time,
+    try_strptime(connect_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_connect_time,
+    try_strptime(end_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS end_time,
+    CASE WHEN regexp_full_match(waiting_text, '[0-9]{1,9}') THEN CAST(waiting_text AS INTEGER) END
+        AS waiting_seconds,
+    CASE WHEN regexp_full_match(acd_text, '[0-9]{1,9}') THEN CAST(acd_text AS INTEGER) END
+        AS acd_seconds,
+    concat_ws('; ',
+        CASE WHEN call_id IS NULL THEN 'missing callId' END,
+        CASE WHEN call_id IS NOT NULL
+              AND NOT regexp_full_match(call_id, '[0-9]{14}-[A-Za-z0-9]{1,32}-[0-9]{1,10}')
+             THEN 'callId not of the documented shape' END,
+        CASE WHEN start_text IS NULL THEN 'missing startTime' END,
+        CASE WHEN start_text IS NOT NULL AND start_time IS NULL THEN 'unparsable startTime' END,
+        CASE WHEN ring_text IS NOT NULL AND first_ring_time IS NULL
+             THEN 'unparsable firstRingTime' END,
+        CASE WHEN connect_text IS NOT NULL AND first_connect_time IS NULL
+             THEN 'unparsable firstConnectTime' END,
+        CASE WHEN end_text IS NOT NULL AND end_time IS NULL THEN 'unparsable endTime' END,
+        CASE WHEN waiting_text IS NOT NULL AND waiting_seconds IS NULL
+             THEN 'non-numeric waitingTime' END,
+        CASE WHEN acd_text IS NOT NULL AND acd_seconds IS NULL THEN 'non-numeric acdTime' END
+    ) AS reject_reason
+FROM fields;
+
+-- name: call_logs
+-- One row per call of $day: the first row seen (typed sources first, then page order) gives
+-- the call's fields; customer_names collects the distinct names in order of first appearance.
+WITH valid AS (
+    SELECT * FROM raw_rows WHERE reject_reason = '' AND CAST(start_local AS DATE) = $day
+),
+firsts AS (
+    SELECT * EXCLUDE (rn)
+    FROM (
+        SELECT *, row_number() OVER (PARTITION BY call_id ORDER BY arrival) AS rn FROM valid
+    )
+    WHERE rn = 1
+),
+names AS (
+    SELECT call_id, list(customer_name ORDER BY first_arrival) AS customer_names
+    FROM (
+        SELECT call_id, customer_name, min(arrival) AS first_arrival
+        FROM valid
+        WHERE customer_name IS NOT NULL
+        GROUP BY call_id, customer_name
+    )
+    GROUP BY call_id
+)
+SELECT
+    f.call_id,
+    CAST(f.start_local AS DATE) AS call_date,
+    CASE f.source_rank WHEN 0 THEN 'inbound' WHEN 1 THEN 'outbound' ELSE 'unknown' END
+        AS direction,
+    f.caller,
+    f.called,
+    f.agent_id,
+    f.start_time,
+    f.first_ring_time,
+    f.first_connect_time,
+    f.end_time,
+    f.waiting_seconds,
+    f.acd_seconds,
+    CASE WHEN f.first_connect_time IS NOT NULL AND f.end_time IS NOT NULL
+         THEN CAST(date_diff('second', f.first_connect_time, f.end_time) AS INTEGER) END
+        AS talk_seconds,
+    f.description,
+    COALESCE(n.customer_names, CAST([] AS VARCHAR[])) AS customer_names,
+    f.recording_url,
+    f.first_connect_time IS NOT NULL AS answered
+FROM firsts AS f
+LEFT JOIN names AS n USING (call_id)
+ORDER BY f.start_time, f.call_id;
+
+-- name: rejected_call_logs
+-- Rows that cannot be read, kept with the reason. A rejected row whose start date is
+-- unreadable is kept in the partition it was fetched for.
+SELECT
+    call_id,
+    CASE source_rank WHEN 0 THEN 'inbound' WHEN 1 THEN 'outbound' ELSE 'all' END AS source,
+    page,
+    position,
+    reject_reason,
+    CAST(raw_row AS VARCHAR) AS raw_row
+FROM raw_rows
+WHERE reject_reason <> ''
+  AND (start_local IS NULL OR CAST(start_local AS DATE) = $day)
+ORDER BY arrival;
+
+-- name: landing_summary
+-- What the landing holds for $day, counted independently of the statements above.
+SELECT
+    count(DISTINCT call_id) FILTER (
+        WHERE CAST(try_strptime(start_text, '%d/%m/%Y %H:%M:%S') AS DATE) = $day
+    ) AS calls_on_day,
+    count(DISTINCT call_id) FILTER (
+        WHERE CAST(try_strptime(start_text, '%d/%m/%Y %H:%M:%S') AS DATE) <> $day
+    ) AS calls_outside_day,
+    count(*) AS raw_rows
+FROM raw_rows;
+
+-- name: lost_calls
+-- Distinct callIds landed for $day that are neither in call_logs nor quarantined: must be 0.
+SELECT count(DISTINCT call_id)
+FROM raw_rows
+WHERE CAST(start_local AS DATE) = $day
+  AND call_id IS NOT NULL
+  AND call_id NOT IN (SELECT call_id FROM read_parquet($calls))
+  AND call_id NOT IN (SELECT call_id FROM read_parquet($rejected) WHERE call_id IS NOT NULL);

@@ -1,0 +1,20 @@
+-- hourly_call_volume: one row per (date, local hour 0-23, direction) with at least one call.
+-- Parameters: $call_logs (the partition's Parquet), $day. The connection's TimeZone is
+-- Asia/Ho_Chi_Minh, so hour() of a start_time is its local hour.
+
+-- name: delete
+DELETE FROM hourly_call_volume WHERE date = $day;
+
+-- name: insert
+INSERT INTO hourly_call_volume
+SELECT
+    call_date AS date,
+    CAST(hour(start_time) AS INTEGER) AS hour,
+    direction,
+    count(*) AS offered_calls,
+    count(*) FILTER (WHERE answered) AS answered_calls,
+    avg(waiting_seconds) AS avg_wait_seconds
+FROM read_parquet($call_logs)
+WHERE call_date = $day
+GROUP BY ALL
+ORDER BY hour, direction;

@@ -1,0 +1,133 @@
+"""Where the data lives, how it is written atomically, and how the DuckDB mart is opened.
+
+No Dagster import: the demo, benchmarks and notebooks use the same layout. The layout is a
+public contract (``docs/data-contract.md``)::
+
+    DATA/raw/call_logs/date=YYYY-MM-DD/{inbound,outbound,all}.jsonl, _fetch.json
+    DATA/warehouse/call_logs/date=YYYY-MM-DD/call_logs.parquet
+    DATA/warehouse/rejected_call_logs/date=YYYY-MM-DD/rejected_call_logs.parquet
+    DATA/alohub.duckdb
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from alohub_assets.records import LOCAL_TIMEZONE_NAME
+
+log = logging.getLogger(__name__)
+
+DUCKDB_FILE = "alohub.duckdb"
+
+
+class DuckDBLockTimeout(RuntimeError):
+    """Another process held the DuckDB file for longer than the configured wait."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """The data folder (``ALOHUB_DATA_DIR``) and every path in it."""
+
+    data_dir: Path
+
+    @classmethod
+    def at(cls, data_dir: str | os.PathLike) -> Warehouse:
+        return cls(Path(data_dir).resolve())
+
+    def raw_partition_dir(self, day: date) -> Path:
+        return self.data_dir / "raw" / "call_logs" / f"date={day.isoformat()}"
+
+    def call_logs_file(self, day: date) -> Path:
+        return self._partition_file("call_logs", day)
+
+    def rejected_file(self, day: date) -> Path:
+        return self._partition_file("rejected_call_logs", day)
+
+    def table_glob(self, table: str) -> str:
+        return str(self.data_dir / "warehouse" / table / "date=*" / f"{table}.parquet")
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / DUCKDB_FILE
+
+    def _partition_file(self, table: str, day: date) -> Path:
+        return self.data_dir / "warehouse" / table / f"date={day.isoformat()}" / f"{table}.parquet"
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A hidden name in the same folder (same file system, so the rename is atomic); hidden so
+    that ``*.parquet`` globs never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def publish_file(tmp: Path, final: Path) -> None:
+    """Atomically puts ``tmp`` in place of ``final``: readers see the old file or the new one."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+def publish_dir(staging: Path, final: Path) -> None:
+    """Replaces a partition folder by a complete staged one. A crash between the two renames
+    leaves the old copy as ``.trash`` beside it and no partition, which the next run redoes."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.trash")
+    if final.exists():
+        os.replace(final, trash)
+    os.replace(staging, final)
+    shutil.rmtree(trash, ignore_errors=True)
+    for stale in final.parent.glob(f".{final.name}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def staging_dir_for(final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.staging")
+    staging.mkdir()
+    return staging
+
+
+@contextmanager
+def connect_mart(
+    path: Path, *, read_only: bool = False, lock_timeout_seconds: float = 120.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Opens the DuckDB file, waiting a bounded time while another process holds it.
+
+    DuckDB lets one process write a file at a time; a backfill's runs, or a notebook that
+    left a connection open, hold it. The wait ends in an error naming the holder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout_seconds
+    pause = 0.1
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise DuckDBLockTimeout(
+                    f"{path} stayed locked for {lock_timeout_seconds:.0f}s: {exc}. Close the "
+                    "notebook or process holding it (open, query, close), or read the Parquet."
+                ) from None
+            log.info("DuckDB file %s is locked by another process; waiting %.1fs", path, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+    try:
+        con.execute(f"SET TimeZone = '{LOCAL_TIMEZONE_NAME}'")
+        yield con
+    finally:
+        con.close()
