@@ -68,3 +68,32 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 @pytest.fixture
 def sandbox(make_sandbox) -> Sandbox:
     return make_sandbox()
+
+
+def pipeline_assets():
+    from alohub_assets.assets.call_logs import call_logs
+    from alohub_assets.assets.mart import agent_daily_load, daily_call_metrics, hourly_call_volume
+    from alohub_assets.assets.raw_call_logs import raw_call_logs
+
+    return [raw_call_logs, call_logs, daily_call_metrics, agent_daily_load, hourly_call_volume]
+
+
+def materialize_day(
+    sandbox: Sandbox, data_dir, day: date, *, assets=None, raise_on_error=True, **alohub
+):
+    """Runs the pipeline for one partition, in process, against the sandbox."""
+    import dagster as dg
+
+    from alohub_assets.resources import AloHubResource, WarehouseResource
+
+    alohub.setdefault("api_key", API_KEY)
+    alohub.setdefault("max_retries", 3)
+    return dg.materialize(
+        assets or pipeline_assets(),
+        partition_key=day.isoformat(),
+        resources={
+            "alohub": AloHubResource(base_url=sandbox.url, **alohub),
+            "warehouse": WarehouseResource(data_dir=str(data_dir), lock_timeout_seconds=60),
+        },
+        raise_on_error=raise_on_error,
+    )
