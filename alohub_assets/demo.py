@@ -48,7 +48,7 @@ def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
         calls = result.asset_materializations_for_node("call_logs")[0].metadata
         print(
             f"[{number}/{len(days)}] {day}: {calls['dagster/row_count'].value} calls, "
-            f"{raw["rows"].value} rows landed, {raw['requests'].value} requests, "
+            f"{raw['rows'].value} rows landed, {raw['requests'].value} requests, "
             f"{raw['retries'].value} retries, {time.monotonic() - started:.1f}s",
             flush=True,
         )
