@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 
 from alohub_assets.local_instance import prepare_dagster_home
+from alohub_assets.records import local_today
 from alohub_assets.sandbox.server import DEFAULT_API_KEY, build_server
 from alohub_assets.warehouse import Warehouse
 
@@ -99,7 +100,7 @@ def print_kpis(warehouse: Warehouse, first: date, last: date) -> None:
 def main() -> None:
     data_dir = Path(os.getenv("ALOHUB_DATA_DIR") or "data").resolve()
     home = prepare_dagster_home()
-    last = date.today() - timedelta(days=1)
+    last = local_today() - timedelta(days=1)
     days = [last - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
     server = build_server().start_in_thread()
     print(f"AloHub sandbox on {server.url}; pipeline data in {data_dir}; Dagster home {home}")

@@ -119,6 +119,11 @@ def local_day_window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1) - timedelta(seconds=1)
 
 
+def local_today() -> date:
+    """Today in the call center (UTC+7), which is not the machine's date for 7 hours a day."""
+    return datetime.now(ICT).date()
+
+
 def is_valid_call_id(call_id: Any) -> bool:
     return isinstance(call_id, str) and CALL_ID_PATTERN.fullmatch(call_id) is not None
 

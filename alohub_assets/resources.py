@@ -13,6 +13,7 @@ from alohub_assets.alohub_client import (
     AloHubConfigError,
     RetryPolicy,
 )
+from alohub_assets.recordings import RecordingPolicy
 from alohub_assets.warehouse import Warehouse, connect_mart
 
 MISSING_KEY_MESSAGE = (
@@ -85,3 +86,20 @@ class WarehouseResource(dg.ConfigurableResource):
 
 def warehouse_resource_from_env() -> WarehouseResource:
     return WarehouseResource(data_dir=str(default_data_dir()))
+
+
+class RecordingPolicyResource(dg.ConfigurableResource):
+    """How the recording sensor and ``call_recordings`` go back for missing recording URLs."""
+
+    max_attempts: int = Field(default=5, description="detail requests per call before gave_up")
+    backoff_minutes: list[float] = Field(
+        default=[10, 60, 360, 1440],
+        description="wait after the 1st, 2nd, ... attempt; the last value repeats",
+    )
+    scan_days: int = Field(default=7, description="how many recent partitions the sensor scans")
+
+    def get_policy(self) -> RecordingPolicy:
+        return RecordingPolicy(
+            max_attempts=self.max_attempts,
+            backoff_seconds=tuple(max(0, round(m * 60)) for m in self.backoff_minutes),
+        )

@@ -6,6 +6,7 @@ public contract (``docs/data-contract.md``)::
     DATA/raw/call_logs/date=YYYY-MM-DD/{inbound,outbound,all}.jsonl, _fetch.json
     DATA/warehouse/call_logs/date=YYYY-MM-DD/call_logs.parquet
     DATA/warehouse/rejected_call_logs/date=YYYY-MM-DD/rejected_call_logs.parquet
+    DATA/warehouse/call_recordings/date=YYYY-MM-DD/call_recordings.parquet
     DATA/alohub.duckdb
 """
 
@@ -53,6 +54,9 @@ class Warehouse:
 
     def rejected_file(self, day: date) -> Path:
         return self._partition_file("rejected_call_logs", day)
+
+    def recordings_file(self, day: date) -> Path:
+        return self._partition_file("call_recordings", day)
 
     def table_glob(self, table: str) -> str:
         return str(self.data_dir / "warehouse" / table / "date=*" / f"{table}.parquet")

@@ -49,12 +49,18 @@ class Sandbox:
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     servers: list[SandboxServer] = []
 
-    def start(calls_per_day: int = 300, seed: int = 7, **config) -> Sandbox:
+    def start(
+        calls_per_day: int = 300,
+        seed: int = 7,
+        first_day: date = FIRST_DAY,
+        last_day: date = LAST_DAY,
+        **config,
+    ) -> Sandbox:
         config.setdefault("api_key", API_KEY)
         config.setdefault("tenant_limit", 0)
         config.setdefault("route_limit", 0)
         store = CallStore(
-            seed=seed, first_day=FIRST_DAY, last_day=LAST_DAY, calls_per_day=calls_per_day
+            seed=seed, first_day=first_day, last_day=last_day, calls_per_day=calls_per_day
         )
         server = build_server(store=store, config=SandboxConfig(**config)).start_in_thread()
         servers.append(server)
@@ -78,22 +84,38 @@ def pipeline_assets():
     return [raw_call_logs, call_logs, daily_call_metrics, agent_daily_load, hourly_call_volume]
 
 
-def materialize_day(
-    sandbox: Sandbox, data_dir, day: date, *, assets=None, raise_on_error=True, **alohub
-):
-    """Runs the pipeline for one partition, in process, against the sandbox."""
-    import dagster as dg
-
-    from alohub_assets.resources import AloHubResource, WarehouseResource
+def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **alohub) -> dict:
+    from alohub_assets.resources import (
+        AloHubResource,
+        RecordingPolicyResource,
+        WarehouseResource,
+    )
 
     alohub.setdefault("api_key", API_KEY)
     alohub.setdefault("max_retries", 3)
+    return {
+        "alohub": AloHubResource(base_url=sandbox.url, **alohub),
+        "warehouse": WarehouseResource(data_dir=str(data_dir), lock_timeout_seconds=60),
+        "recording_policy": recording_policy or RecordingPolicyResource(),
+    }
+
+
+def materialize_day(
+    sandbox: Sandbox,
+    data_dir,
+    day: date,
+    *,
+    assets=None,
+    raise_on_error=True,
+    recording_policy=None,
+    **alohub,
+):
+    """Runs the pipeline (or ``assets``) for one partition, in process, against the sandbox."""
+    import dagster as dg
+
     return dg.materialize(
         assets or pipeline_assets(),
         partition_key=day.isoformat(),
-        resources={
-            "alohub": AloHubResource(base_url=sandbox.url, **alohub),
-            "warehouse": WarehouseResource(data_dir=str(data_dir), lock_timeout_seconds=60),
-        },
+        resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
         raise_on_error=raise_on_error,
     )

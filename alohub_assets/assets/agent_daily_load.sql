@@ -19,7 +19,7 @@ WITH per_agent AS (
         count(*) FILTER (WHERE direction = 'outbound') AS outbound_attempts,
         COALESCE(sum(talk_seconds) FILTER (WHERE answered), 0) AS talk_seconds,
         avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
-    FROM read_parquet($call_logs)
+    FROM read_parquet($call_logs, hive_partitioning = false)
     WHERE call_date = $day AND agent_id IS NOT NULL AND agent_id <> ''
     GROUP BY call_date, agent_id
 )

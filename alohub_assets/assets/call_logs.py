@@ -84,7 +84,7 @@ def build_call_logs(warehouse: Warehouse, day: date) -> CallLogsBuild:
         ).fetchone()
         calls, duplicates, nulls = con.execute(
             "SELECT count(*), count(*) - count(DISTINCT call_id), count(*) - count(call_id) "
-            "FROM read_parquet($path)",
+            "FROM read_parquet($path, hive_partitioning = false)",
             {"path": str(warehouse.call_logs_file(day))},
         ).fetchone()
         written = {
@@ -93,7 +93,7 @@ def build_call_logs(warehouse: Warehouse, day: date) -> CallLogsBuild:
         }
         rejected, rejected_whole = con.execute(
             "SELECT count(*), count(DISTINCT call_id) FILTER (WHERE call_id NOT IN "
-            "(SELECT call_id FROM read_parquet($calls))) FROM read_parquet($rejected)",
+            "(SELECT call_id FROM read_parquet($calls, hive_partitioning = false))) FROM read_parquet($rejected, hive_partitioning = false)",
             written,
         ).fetchone()
         (lost,) = con.execute(sql["lost_calls"], {**written, "day": day}).fetchone()

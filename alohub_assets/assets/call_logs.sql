@@ -151,5 +151,5 @@ SELECT count(DISTINCT call_id)
 FROM raw_rows
 WHERE CAST(start_local AS DATE) = $day
   AND call_id IS NOT NULL
-  AND call_id NOT IN (SELECT call_id FROM read_parquet($calls))
-  AND call_id NOT IN (SELECT call_id FROM read_parquet($rejected) WHERE call_id IS NOT NULL);
+  AND call_id NOT IN (SELECT call_id FROM read_parquet($calls, hive_partitioning = false))
+  AND call_id NOT IN (SELECT call_id FROM read_parquet($rejected, hive_partitioning = false) WHERE call_id IS NOT NULL);

@@ -29,7 +29,7 @@ WITH counts AS (
         avg(waiting_seconds) FILTER (WHERE answered) AS asa_seconds,
         max(waiting_seconds) AS max_wait_seconds,
         avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
-    FROM read_parquet($call_logs)
+    FROM read_parquet($call_logs, hive_partitioning = false)
     WHERE call_date = $day
     GROUP BY call_date, direction
 )

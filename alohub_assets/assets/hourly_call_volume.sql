@@ -14,7 +14,7 @@ SELECT
     count(*) AS offered_calls,
     count(*) FILTER (WHERE answered) AS answered_calls,
     avg(waiting_seconds) AS avg_wait_seconds
-FROM read_parquet($call_logs)
+FROM read_parquet($call_logs, hive_partitioning = false)
 WHERE call_date = $day
 GROUP BY ALL
 ORDER BY hour, direction;

@@ -35,13 +35,14 @@ class CallMetricsConfig(dg.Config):
 
 
 def ensure_mart(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
-    """Creates the tables if missing and points the ``call_logs`` view at the Parquet files."""
+    """Creates the tables if missing and points the views at the Parquet files."""
     schema = load_statements(HERE / "mart_schema.sql")
     con.execute(schema["tables"])
     if any(warehouse.data_dir.glob("warehouse/call_logs/date=*/call_logs.parquet")):
-        # A view's body cannot hold a bound parameter; the glob is our own path, quotes doubled.
-        glob = warehouse.table_glob("call_logs").replace("'", "''")
-        con.execute(schema["call_logs_view"].replace("$call_logs_glob", f"'{glob}'"))
+        # A view's body cannot hold a bound parameter; the globs are our own paths.
+        for view, table in (("call_logs_view", "call_logs"), ("calls_view", "call_recordings")):
+            glob = warehouse.table_glob(table).replace("'", "''")
+            con.execute(schema[view].replace("$glob", f"'{glob}'"))
 
 
 def replace_partition(

@@ -1,5 +1,5 @@
 -- The KPI mart's tables and views in DATA/alohub.duckdb. Idempotent; run before every write.
--- Parameter: $call_logs_glob (DATA/warehouse/call_logs/date=*/call_logs.parquet).
+-- Views: $glob is replaced by the absolute glob of the Parquet files they read.
 
 -- name: tables
 CREATE TABLE IF NOT EXISTS daily_call_metrics (
@@ -41,4 +41,28 @@ CREATE TABLE IF NOT EXISTS hourly_call_volume (
 -- Every partition's Parquet, read at query time (a view stores no rows). The glob's path is
 -- absolute, set by the last pipeline write; hive_partitioning is off so no extra column appears.
 CREATE OR REPLACE VIEW call_logs AS
-SELECT * FROM read_parquet($call_logs_glob, hive_partitioning = false, union_by_name = true);
+SELECT * FROM read_parquet($glob, hive_partitioning = false, union_by_name = true);
+
+-- name: calls_view
+-- call_logs with the recording URL filled from call_recordings where the list had none.
+-- recording_status: listed (in the list) | found | pending | not_found | gave_up (detail
+-- endpoint) | not_checked (answered, not requested yet) | not_answered.
+CREATE OR REPLACE VIEW calls AS
+WITH recordings AS (
+    SELECT call_id, recording_url, status FROM (
+        SELECT NULL::VARCHAR AS call_id, NULL::VARCHAR AS recording_url, NULL::VARCHAR AS status
+        WHERE false
+        UNION ALL BY NAME
+        SELECT * FROM read_parquet($glob, allow_empty = true, hive_partitioning = false)
+    )
+)
+SELECT
+    c.* REPLACE (COALESCE(c.recording_url, r.recording_url) AS recording_url),
+    CASE
+        WHEN c.recording_url IS NOT NULL THEN 'listed'
+        WHEN r.status IS NOT NULL THEN r.status
+        WHEN c.answered THEN 'not_checked'
+        ELSE 'not_answered'
+    END AS recording_status
+FROM call_logs AS c
+LEFT JOIN recordings AS r ON r.call_id = c.call_id;

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from alohub_assets.records import ICT, format_alohub_time
+from alohub_assets.records import ICT, format_alohub_time, local_today
 
 HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
 AGENTS = [
@@ -163,8 +163,8 @@ class CallStore:
     """Every call the sandbox knows, generated a day at a time on first use."""
 
     seed: int = 7
-    first_day: date = field(default_factory=lambda: date.today() - timedelta(days=13))
-    last_day: date = field(default_factory=date.today)
+    first_day: date = field(default_factory=lambda: local_today() - timedelta(days=13))
+    last_day: date = field(default_factory=local_today)
     calls_per_day: int = 300
     other_type_share: float = 0.02
     tenant: str = "sandbox"

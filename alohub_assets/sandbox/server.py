@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from alohub_assets.records import ICT, is_valid_call_id
+from alohub_assets.records import ICT, is_valid_call_id, local_today
 from alohub_assets.sandbox.calls import CallStore
 
 DEFAULT_API_KEY = "sandbox-key"
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", help="write the bound port here once listening")
     args = parser.parse_args(argv)
 
-    end = args.end or date.today()
+    end = args.end or local_today()
     start = args.start or end - timedelta(days=13)
     store = CallStore(
         seed=args.seed, first_day=start, last_day=end, calls_per_day=args.calls_per_day

@@ -1,0 +1,177 @@
+"""Recording URLs: the call_recordings asset and recording_url_sensor against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from alohub_assets.assets.call_recordings import call_recordings
+from alohub_assets.records import ICT
+from alohub_assets.resources import RecordingPolicyResource
+from alohub_assets.sandbox.calls import (
+    RECORDING_DELAYED,
+    RECORDING_IN_DETAIL,
+    RECORDING_NEVER,
+)
+from alohub_assets.sensors import recording_url_sensor
+from alohub_assets.warehouse import Warehouse
+from tests.conftest import DAY, materialize_day, pipeline_resources
+
+NO_WAIT = RecordingPolicyResource(backoff_minutes=[0], max_attempts=3)
+
+
+def detail_requests(sandbox) -> int:
+    return sum(n for key, n in sandbox.requests().items() if key.startswith("detail:"))
+
+
+def missing_answered(warehouse, day):
+    table = pq.read_table(warehouse.call_logs_file(day)).to_pylist()
+    return {r["call_id"] for r in table if r["answered"] and r["recording_url"] is None}
+
+
+def test_one_detail_request_per_missing_recording_and_none_on_rerun(make_sandbox, tmp_path):
+    sandbox = make_sandbox(recording_delay_seconds=3600)
+    materialize_day(sandbox, tmp_path, DAY)
+    warehouse = Warehouse.at(tmp_path)
+    missing = missing_answered(warehouse, DAY)
+    assert missing
+
+    first = materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings])
+    assert detail_requests(sandbox) == len(missing)
+    metadata = first.asset_materializations_for_node("call_recordings")[0].metadata
+    assert metadata["detail_requests"].value == len(missing)
+
+    materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings])
+    assert detail_requests(sandbox) == len(missing)  # pending calls wait their backoff
+
+    rows = pq.read_table(warehouse.recordings_file(DAY)).to_pylist()
+    assert {r["call_id"] for r in rows} == missing  # never an unanswered or listed call
+    truth = {c.call_id: c for c in sandbox.store.calls_on(DAY)}
+    for row in rows:
+        call = truth[row["call_id"]]
+        expected = "found" if call.recording == RECORDING_IN_DETAIL else "pending"
+        assert row["status"] == expected and row["attempts"] == 1
+        assert row["duration_seconds"] == int((call.end_time - call.start_time).total_seconds())
+        assert row["call_type"] == call.call_type
+
+
+def test_calls_view_has_every_recording_the_detail_endpoint_has(make_sandbox, tmp_path):
+    sandbox = make_sandbox(recording_delay_seconds=0)
+    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings])
+    warehouse = Warehouse.at(tmp_path)
+    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+        view = {
+            call_id: (url, status)
+            for call_id, url, status in con.execute(
+                "SELECT call_id, recording_url, recording_status FROM calls"
+            ).fetchall()
+        }
+    calls = sandbox.store.calls_on(DAY)
+    assert len(view) == len(calls)
+    for call in calls:
+        url, status = view[call.call_id]
+        if call.recording in (RECORDING_IN_DETAIL, RECORDING_DELAYED):
+            assert (url, status) == (call.recording_url, "found")
+        elif call.recording == RECORDING_NEVER:
+            assert (url, status) == (None, "pending")
+        elif not call.answered:
+            assert (url, status) == (None, "not_answered")
+        else:
+            assert (url, status) == (call.recording_url, "listed")
+
+
+def test_a_found_url_is_kept_and_late_recordings_are_picked_up(make_sandbox, tmp_path):
+    sandbox = make_sandbox(recording_delay_seconds=3600)
+    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
+    sandbox.server.state.config.recording_delay_seconds = 0  # processing finished upstream
+    materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
+    rows = pq.read_table(Warehouse.at(tmp_path).recordings_file(DAY)).to_pylist()
+    truth = {c.call_id: c for c in sandbox.store.calls_on(DAY)}
+    for row in rows:
+        recording = truth[row["call_id"]].recording
+        if recording == RECORDING_IN_DETAIL:
+            assert row["status"] == "found" and row["attempts"] == 1  # not asked again
+        elif recording == RECORDING_DELAYED:
+            assert row["status"] == "found" and row["attempts"] == 2
+        else:
+            assert row["status"] == "pending" and row["recording_url"] is None
+
+
+def test_gives_up_after_the_attempt_limit(make_sandbox, tmp_path):
+    sandbox = make_sandbox(recording_delay_seconds=3600)
+    materialize_day(sandbox, tmp_path, DAY)
+    for _ in range(4):
+        materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
+    rows = pq.read_table(Warehouse.at(tmp_path).recordings_file(DAY)).to_pylist()
+    unresolved = [r for r in rows if r["status"] != "found"]
+    assert unresolved and all(r["status"] == "gave_up" and r["attempts"] == 3 for r in unresolved)
+    asked = detail_requests(sandbox)
+    materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
+    assert detail_requests(sandbox) == asked
+
+
+# ------------------------------------------------------------------------------------ sensor
+
+
+@pytest.fixture
+def recent(make_sandbox, tmp_path):
+    """Two recent local days built by the pipeline, so they sit in the sensor's scan window."""
+    today = datetime.now(ICT).date()
+    days = [today - timedelta(days=3), today - timedelta(days=2)]
+    sandbox = make_sandbox(
+        first_day=days[0], last_day=days[-1], calls_per_day=120, recording_delay_seconds=3600
+    )
+    for day in days:
+        materialize_day(sandbox, tmp_path, day)
+    return sandbox, days
+
+
+def tick(sandbox, tmp_path, cursor=None, policy=None):
+    resources = pipeline_resources(sandbox, tmp_path, policy)
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(),
+        cursor=cursor,
+        resources={k: resources[k] for k in ("warehouse", "recording_policy")},
+    )
+    return recording_url_sensor(context)
+
+
+def test_sensor_requests_runs_only_where_work_is_due(recent, tmp_path):
+    sandbox, days = recent
+    # The first day's recordings are all settled already; only the second has work due.
+    materialize_day(sandbox, tmp_path, days[0], assets=[call_recordings])
+    before = detail_requests(sandbox)
+    result = tick(sandbox, tmp_path)
+    assert [r.partition_key for r in result.run_requests] == [days[1].isoformat()]
+    request = result.run_requests[0]
+    assert request.run_key.startswith(f"call_recordings:{days[1].isoformat()}:")
+    assert detail_requests(sandbox) == before  # the sensor itself asks AloHub nothing
+    cursor = json.loads(result.cursor)
+    assert set(cursor) == {d.isoformat() for d in days}
+
+
+def test_sensor_backs_off_then_asks_again_when_due(recent, tmp_path):
+    sandbox, days = recent
+    policy = RecordingPolicyResource(backoff_minutes=[2 / 60], max_attempts=2)
+    for day in days:
+        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
+    first = tick(sandbox, tmp_path, policy=policy)
+    assert first.run_requests == []  # pending calls wait 2 s
+    again = tick(sandbox, tmp_path, cursor=first.cursor, policy=policy)
+    assert again.run_requests == [] and again.cursor == first.cursor  # nothing read, nothing due
+    time.sleep(2.2)
+    due = tick(sandbox, tmp_path, cursor=again.cursor, policy=policy)
+    assert sorted(r.partition_key for r in due.run_requests) == [d.isoformat() for d in days]
+    for day in days:  # the second attempt reaches the limit: gave_up
+        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
+    time.sleep(2.2)
+    after = tick(sandbox, tmp_path, cursor=due.cursor, policy=policy)
+    assert after.run_requests == []
