@@ -3,11 +3,16 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install test lint format demo dev sandbox clean
+.PHONY: install browser test lint format demo dev sandbox report screenshot clean
 
 install:  ## uv (from PyPI with pip if missing), then the locked dependencies
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+browser:  ## Debian's chromium for the UI test; without it (no root, no apt) that test skips
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
+	  || echo "chromium could not be installed: the browser test will be skipped"
 
 lint: install
 	$(UV) run ruff check .
@@ -17,7 +22,7 @@ format: install
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-test: lint  ## ruff, then every test (real HTTP to the sandbox, real files under tmp dirs)
+test: lint browser  ## ruff, then every test (real HTTP to the sandbox, real files under tmp dirs)
 	$(UV) run pytest
 
 demo: install  ## sandbox on a free port -> last 7 complete days -> ./data, KPI tables printed
@@ -25,6 +30,13 @@ demo: install  ## sandbox on a free port -> last 7 complete days -> ./data, KPI 
 
 dev: install  ## Dagster UI with a persistent DAGSTER_HOME; the sandbox when ALOHUB_API_KEY is unset
 	$(UV) run python -m alohub_assets.dev
+
+report: install  ## the report notebook, executed on ./data (after make demo), as data/call_center_report.html
+	ALOHUB_DATA_DIR=$${ALOHUB_DATA_DIR:-$(CURDIR)/data} $(UV) run jupyter nbconvert --to html --execute \
+	  notebooks/call_center_report.ipynb --output-dir $${ALOHUB_DATA_DIR:-$(CURDIR)/data}
+
+screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
+	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
 
 sandbox: install  ## the AloHub sandbox alone on port 8765
 	$(UV) run alohub-sandbox --port 8765
