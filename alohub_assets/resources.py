@@ -9,6 +9,7 @@ from pydantic import Field
 from alohub_assets.alohub_client import (
     DEFAULT_BASE_URL,
     PAGE_SIZE,
+    RATE_WINDOW_SECONDS,
     AloHubClient,
     AloHubConfigError,
     RetryPolicy,
@@ -34,6 +35,9 @@ class AloHubResource(dg.ConfigurableResource):
     max_retries: int = Field(default=8, description="retries of one request on 5xx/429/drops")
     max_retry_seconds: float = Field(default=300.0, description="total retry time of one request")
     page_size: int = Field(default=PAGE_SIZE, description="rows asked per page")
+    rate_window_seconds: float = Field(
+        default=RATE_WINDOW_SECONDS, description="AloHub's rate-limit window (10 s per the vendor)"
+    )
 
     def get_client(self) -> AloHubClient:
         """A new client with its own counters; the caller closes it."""
@@ -48,6 +52,7 @@ class AloHubResource(dg.ConfigurableResource):
                 max_retries=self.max_retries, max_retry_seconds=self.max_retry_seconds
             ),
             page_size=self.page_size,
+            rate_window_seconds=self.rate_window_seconds,
         )
 
 

@@ -2,77 +2,100 @@
 -- (rejected_call_logs). Parameters: $files (the page files, typed sources first), $day (DATE).
 -- Rules: times are dd/MM/yyyy HH:mm:ss in UTC+7; "" is null; seconds are strings of digits.
 
+-- name: landed
+-- Every landed row kept as JSON, its thirteen fields extracted in one parse. Reads anything:
+-- a row that is not an object, a number where a string was expected, unknown fields.
+SELECT
+    source, page, position, r AS raw,
+    v[1] AS call_id, v[2] AS caller, v[3] AS called, v[4] AS agent_id, v[5] AS start_time,
+    v[6] AS ring_time, v[7] AS connect_time, v[8] AS end_time, v[9] AS waiting_time,
+    v[10] AS acd_time, v[11] AS description, v[12] AS customer_name, v[13] AS url
+FROM (
+    SELECT
+        source, page, position, r,
+        json_extract_string(r, [
+            '$.callId', '$.caller', '$.called', '$.agentId', '$.startTime', '$.firstRingTime',
+            '$.firstConnectTime', '$.endTime', '$.waitingTime', '$.acdTime', '$.description',
+            '$.customerName', '$.url'
+        ]) AS v
+    FROM (
+        SELECT source, page, unnest(data) AS r, unnest(generate_series(1, len(data))) AS position
+        FROM read_json($files, format = 'newline_delimited',
+                       columns = {'source': 'VARCHAR', 'page': 'INTEGER', 'data': 'JSON[]'})
+    )
+);
+
 -- name: raw_rows
+-- Every landed row, parsed once (the FROM placeholder is the `landed` statement). The row's JSON is
+-- kept only when the row is rejected, which keeps a million-row day small in memory.
 CREATE OR REPLACE TEMP TABLE raw_rows AS
-WITH pages AS (
-    SELECT
-        json ->> 'source' AS source,
-        CAST(json ->> 'page' AS INTEGER) AS page,
-        CAST(json -> 'data' AS JSON[]) AS data
-    FROM read_ndjson_objects($files)
-),
-rows AS (
-    SELECT
-        source,
-        page,
-        unnest(data) AS r,
-        unnest(generate_series(1, len(data))) AS position
-    FROM pages
-),
-fields AS (
+WITH texts AS (
     SELECT
         CASE source WHEN 'inbound' THEN 0 WHEN 'outbound' THEN 1 ELSE 2 END AS source_rank,
         page,
         position,
-        r AS raw_row,
-        NULLIF(trim(r ->> 'callId'), '') AS call_id,
-        NULLIF(r ->> 'caller', '') AS caller,
-        NULLIF(r ->> 'called', '') AS called,
-        NULLIF(trim(r ->> 'agentId'), '') AS agent_id,
-        NULLIF(trim(r ->> 'startTime'), '') AS start_text,
-        NULLIF(trim(r ->> 'firstRingTime'), '') AS ring_text,
-        NULLIF(trim(r ->> 'firstConnectTime'), '') AS connect_text,
-        NULLIF(trim(r ->> 'endTime'), '') AS end_text,
-        NULLIF(trim(r ->> 'waitingTime'), '') AS waiting_text,
-        NULLIF(trim(r ->> 'acdTime'), '') AS acd_text,
-        NULLIF(r ->> 'description', '') AS description,
-        NULLIF(r ->> 'customerName', '') AS customer_name,
-        NULLIF(trim(r ->> 'url'), '') AS recording_url
-    FROM rows
+        raw AS r,
+        NULLIF(trim(call_id), '') AS call_id,
+        NULLIF(caller, '') AS caller,
+        NULLIF(called, '') AS called,
+        NULLIF(trim(agent_id), '') AS agent_id,
+        NULLIF(trim(start_time), '') AS start_text,
+        NULLIF(trim(ring_time), '') AS ring_text,
+        NULLIF(trim(connect_time), '') AS connect_text,
+        NULLIF(trim(end_time), '') AS end_text,
+        NULLIF(trim(waiting_time), '') AS waiting_text,
+        NULLIF(trim(acd_time), '') AS acd_text,
+        NULLIF(description, '') AS description,
+        NULLIF(customer_name, '') AS customer_name,
+        NULLIF(trim(url), '') AS recording_url
+    FROM (__LANDED__)
+),
+parsed AS (
+    SELECT
+        * EXCLUDE (r),
+        r,
+        source_rank::BIGINT * 1000000000000 + page::BIGINT * 1000000 + position AS arrival,
+        try_strptime(start_text, '%d/%m/%Y %H:%M:%S') AS start_local,
+        try_strptime(start_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS start_time,
+        try_strptime(ring_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_ring_time,
+        try_strptime(connect_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_connect_time,
+        try_strptime(end_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS end_time,
+        CASE WHEN regexp_full_match(waiting_text, '[0-9]{1,9}') THEN CAST(waiting_text AS INTEGER) END
+            AS waiting_seconds,
+        CASE WHEN regexp_full_match(acd_text, '[0-9]{1,9}') THEN CAST(acd_text AS INTEGER) END
+            AS acd_seconds
+    FROM texts
 )
 SELECT
-    *,
-    source_rank::BIGINT * 1000000000000 + page::BIGINT * 1000000 + position AS arrival,
-    try_strptime(start_text, '%d/%m/%Y %H:%M:%S') AS start_local,
-    try_strptime(start_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS start_time,
-    try_strptime(ring_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_ring_time,
-    try_strptime(connect_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS first_connect_time,
-    try_strptime(end_text || ' +0700', '%d/%m/%Y %H:%M:%S %z') AS end_time,
-    CASE WHEN regexp_full_match(waiting_text, '[0-9]{1,9}') THEN CAST(waiting_text AS INTEGER) END
-        AS waiting_seconds,
-    CASE WHEN regexp_full_match(acd_text, '[0-9]{1,9}') THEN CAST(acd_text AS INTEGER) END
-        AS acd_seconds,
-    concat_ws('; ',
-        CASE WHEN call_id IS NULL THEN 'missing callId' END,
-        CASE WHEN call_id IS NOT NULL
-              AND NOT regexp_full_match(call_id, '[0-9]{14}-[A-Za-z0-9]{1,32}-[0-9]{1,10}')
-             THEN 'callId not of the documented shape' END,
-        CASE WHEN start_text IS NULL THEN 'missing startTime' END,
-        CASE WHEN start_text IS NOT NULL AND start_time IS NULL THEN 'unparsable startTime' END,
-        CASE WHEN ring_text IS NOT NULL AND first_ring_time IS NULL
-             THEN 'unparsable firstRingTime' END,
-        CASE WHEN connect_text IS NOT NULL AND first_connect_time IS NULL
-             THEN 'unparsable firstConnectTime' END,
-        CASE WHEN end_text IS NOT NULL AND end_time IS NULL THEN 'unparsable endTime' END,
-        CASE WHEN waiting_text IS NOT NULL AND waiting_seconds IS NULL
-             THEN 'non-numeric waitingTime' END,
-        CASE WHEN acd_text IS NOT NULL AND acd_seconds IS NULL THEN 'non-numeric acdTime' END
-    ) AS reject_reason
-FROM fields;
+    * EXCLUDE (r, reject_reason),
+    reject_reason,
+    CASE WHEN reject_reason <> '' THEN CAST(r AS VARCHAR) END AS raw_row
+FROM (
+    SELECT
+        *,
+        concat_ws('; ',
+            CASE WHEN call_id IS NULL THEN 'missing callId' END,
+            CASE WHEN call_id IS NOT NULL
+                  AND NOT regexp_full_match(call_id, '[0-9]{14}-[A-Za-z0-9]{1,32}-[0-9]{1,10}')
+                 THEN 'callId not of the documented shape' END,
+            CASE WHEN start_text IS NULL THEN 'missing startTime' END,
+            CASE WHEN start_text IS NOT NULL AND start_time IS NULL THEN 'unparsable startTime' END,
+            CASE WHEN ring_text IS NOT NULL AND first_ring_time IS NULL
+                 THEN 'unparsable firstRingTime' END,
+            CASE WHEN connect_text IS NOT NULL AND first_connect_time IS NULL
+                 THEN 'unparsable firstConnectTime' END,
+            CASE WHEN end_text IS NOT NULL AND end_time IS NULL THEN 'unparsable endTime' END,
+            CASE WHEN waiting_text IS NOT NULL AND waiting_seconds IS NULL
+                 THEN 'non-numeric waitingTime' END,
+            CASE WHEN acd_text IS NOT NULL AND acd_seconds IS NULL THEN 'non-numeric acdTime' END
+        ) AS reject_reason
+    FROM parsed
+);
 
 -- name: call_logs
--- One row per call of $day: the first row seen (typed sources first, then page order) gives
--- the call's fields; customer_names collects the distinct names in order of first appearance.
+-- One row per call of $day: the first row received (typed sources first, then page order)
+-- gives the call's fields; customer_names collects the distinct names in order of first
+-- appearance.
 WITH valid AS (
     SELECT * FROM raw_rows WHERE reject_reason = '' AND CAST(start_local AS DATE) = $day
 ),
@@ -127,7 +150,7 @@ SELECT
     page,
     position,
     reject_reason,
-    CAST(raw_row AS VARCHAR) AS raw_row
+    raw_row
 FROM raw_rows
 WHERE reject_reason <> ''
   AND (start_local IS NULL OR CAST(start_local AS DATE) = $day)

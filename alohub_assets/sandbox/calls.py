@@ -174,6 +174,9 @@ class CallStore:
         self._days: dict[date, list[SandboxCall]] = {}
         self._rows: dict[date, list[dict[str, Any]]] = {}
         self._by_id: dict[str, SandboxCall] = {}
+        # The pages of one window are asked one after another: keep the window's rows.
+        self._windows: dict[tuple, tuple[int, list[dict[str, Any]]]] = {}
+        self._version = 0
 
     # ----------------------------------------------------------------------------- reading
 
@@ -202,17 +205,29 @@ class CallStore:
         """
         lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
         hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
-        rows: list[dict[str, Any]] = []
+        key = (lo, hi, call_type)
         with self._lock:
+            cached = self._windows.get(key)
+            if cached and cached[0] == self._version:
+                return cached[1]
+            rows: list[dict[str, Any]] = []
+            unfinished = False
             day = min(hi.date(), self.last_day)
             while day >= max(lo.date(), self.first_day):
                 for call, call_rows in zip(self._day(day), self._rows[day], strict=True):
-                    if not (lo <= call.start_time <= hi) or call.end_time > now:
+                    if not (lo <= call.start_time <= hi):
+                        continue
+                    if call.end_time > now:
+                        unfinished = True
                         continue
                     if call_type is not None and call.call_type != str(call_type):
                         continue
                     rows.extend(call_rows)
                 day -= timedelta(days=1)
+            if not unfinished:  # a window still filling up is computed afresh each time
+                if len(self._windows) > 64:
+                    self._windows.clear()
+                self._windows[key] = (self._version, rows)
         return rows
 
     def add_call(self, call: SandboxCall) -> None:
@@ -224,6 +239,7 @@ class CallStore:
             calls.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
             self._rows[day] = [c.list_rows() for c in calls]
             self._by_id[call.call_id] = call
+            self._version += 1
 
     # -------------------------------------------------------------------------- generation
 

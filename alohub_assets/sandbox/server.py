@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--route-limit", type=int, help="route requests per 10 s (default: --rate-limit)"
     )
+    parser.add_argument("--window-seconds", type=float, default=10.0, help="rate-limit window")
+    parser.add_argument("--other-type-share", type=float, default=0.02, help="calls of a 3rd type")
     parser.add_argument("--max-limit", type=int, default=100, help="the server's cap on `limit`")
     parser.add_argument(
         "--recording-delay",
@@ -372,13 +374,18 @@ def main(argv: list[str] | None = None) -> None:
     end = args.end or local_today()
     start = args.start or end - timedelta(days=13)
     store = CallStore(
-        seed=args.seed, first_day=start, last_day=end, calls_per_day=args.calls_per_day
+        seed=args.seed,
+        first_day=start,
+        last_day=end,
+        calls_per_day=args.calls_per_day,
+        other_type_share=args.other_type_share,
     )
     config = SandboxConfig(
         api_key=args.api_key,
         tenant_limit=args.rate_limit,
         route_limit=args.rate_limit if args.route_limit is None else args.route_limit,
         max_limit=args.max_limit,
+        window_seconds=args.window_seconds,
         recording_delay_seconds=args.recording_delay,
         slow_seconds=args.slow_seconds,
         faults={"fail_500": args.fail_rate, "drop": args.drop_rate, "slow": args.slow_rate},

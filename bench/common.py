@@ -1,0 +1,72 @@
+"""Shared plumbing: a sandbox in its own process, measured subprocesses, medians."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "bench-key"
+
+
+@dataclass
+class SandboxProcess:
+    url: str
+
+    def requests(self) -> dict[str, int]:
+        return httpx.get(f"{self.url}/_sandbox/stats", timeout=30).json()["requests"]
+
+
+@contextmanager
+def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
+    """``alohub-sandbox`` in a process of its own, so its work does not share our GIL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "alohub_assets.sandbox.server", "--port", "0",
+             "--api-key", API_KEY, "--port-file", str(port_file), *args],
+            cwd=ROOT, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while not port_file.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox did not start")
+                time.sleep(0.05)
+            yield SandboxProcess(f"http://127.0.0.1:{port_file.read_text()}")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def run_worker(function: str, **kwargs) -> dict:
+    """Runs ``bench.worker.<function>(**kwargs)`` in a fresh process; returns its JSON result
+    with ``peak_rss_mb``, the process's peak resident memory."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.worker", function, json.dumps(kwargs)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.worker {function} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result

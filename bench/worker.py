@@ -1,0 +1,338 @@
+"""Measured work, one function per benchmark step, each run in a fresh process by
+``bench.common.run_worker`` so that its peak memory is its own. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------- 1. ingestion
+
+
+def ingest(
+    url: str, api_key: str, first_day: str, days: int, window_seconds: float, data_dir: str
+) -> dict:
+    """A backfill of ``days`` partitions, every asset, in one process (one shared throttle)."""
+    started = time.perf_counter()
+    import dagster as dg
+
+    from alohub_assets.definitions import defs
+    from alohub_assets.jobs import PIPELINE_SELECTION
+    from alohub_assets.resources import AloHubResource, WarehouseResource
+
+    assets = [
+        defs.get_assets_def(k) for k in PIPELINE_SELECTION.resolve(defs.resolve_asset_graph())
+    ]
+    instance = dg.DagsterInstance.ephemeral()
+    startup = time.perf_counter() - started
+    resources = {
+        "alohub": AloHubResource(base_url=url, api_key=api_key, rate_window_seconds=window_seconds),
+        "warehouse": WarehouseResource(data_dir=data_dir),
+    }
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    started = time.perf_counter()
+    for offset in range(days):
+        day = date.fromisoformat(first_day) + timedelta(days=offset)
+        dg.materialize(
+            assets,
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=quiet,
+        )
+    wall = time.perf_counter() - started
+    with duckdb.connect(str(Path(data_dir) / "alohub.duckdb"), read_only=True) as con:
+        calls, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT call_id) FROM call_logs"
+        ).fetchone()
+    return {"wall": wall, "startup": startup, "calls": calls, "duplicates": calls - distinct}
+
+
+def dlt_ingest(url: str, api_key: str, first_day: str, days: int, data_dir: str) -> dict:
+    """The same days through dlt's rest_api source into DuckDB, configured as a careful user
+    would: the documented spelling callEndtime, 100 rows a page, page number in the JSON body,
+    merge on callId so a call's repeated rows collapse, dlt's own retries for 429 and 5xx."""
+    import dlt
+    from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
+    from dlt.sources.rest_api import rest_api_source
+
+    start = date.fromisoformat(first_day)
+    end = start + timedelta(days=days - 1)
+    source = rest_api_source(
+        {
+            "client": {
+                "base_url": url,
+                "headers": {"X-Api-Key": api_key},
+                "paginator": PageNumberPaginator(
+                    base_page=1, page_body_path="page", total_path=None, stop_after_empty_page=True
+                ),
+            },
+            "resource_defaults": {"write_disposition": "merge", "primary_key": "callId"},
+            "resources": [
+                {
+                    "name": "call_logs",
+                    "endpoint": {
+                        "path": "/v1/reports/call-logs",
+                        "method": "POST",
+                        "json": {
+                            "callStartTime": f"{start.isoformat()}T00:00:00+07:00",
+                            "callEndtime": f"{end.isoformat()}T23:59:59+07:00",
+                            "limit": 100,
+                        },
+                        "data_selector": "data",
+                    },
+                }
+            ],
+        }
+    )
+    database = Path(data_dir) / "dlt.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="alohub_dlt_bench",
+        destination=dlt.destinations.duckdb(str(database)),
+        dataset_name="alohub",
+        pipelines_dir=str(Path(data_dir) / "dlt_pipelines"),
+    )
+    started = time.perf_counter()
+    pipeline.run(source)
+    wall = time.perf_counter() - started
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT call_id) FROM alohub.call_logs"
+        ).fetchone()
+    return {"wall": wall, "rows": rows, "duplicates": rows - distinct}
+
+
+# ------------------------------------------------------------------------- 3. transform
+
+
+def make_raw_day(data_dir: str, day: str, calls: int) -> dict:
+    """A landed day of synthetic rows in the raw layout (1 to 3 rows a call, as upstream)."""
+    from alohub_assets.warehouse import Warehouse
+
+    folder = Warehouse.at(data_dir).raw_partition_dir(date.fromisoformat(day))
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        CREATE TEMP TABLE raw AS
+        WITH calls AS (
+            SELECT i,
+                   TIMESTAMP '{day} 00:00:00' + to_seconds((i * 86399) // {calls}) AS st,
+                   hash(i) % 100 < 78 AS answered,
+                   (hash(i * 7) % 90)::INT AS wait,
+                   (5 + hash(i * 13) % 600)::INT AS talk,
+                   i % 3 = 2 AS outbound,
+                   1 + (hash(i * 3) % 4 = 0)::INT + (hash(i * 5) % 16 = 0)::INT AS joins
+            FROM range({calls}) t(i)
+        ),
+        rows AS (SELECT *, unnest(range(joins)) AS k FROM calls)
+        SELECT CASE WHEN outbound THEN 'outbound' ELSE 'inbound' END AS source,
+               st, i, k,
+               {{'callId': strftime(st, '%Y%m%d%H%M%S') || '-' || upper(substr(md5(i::VARCHAR), 1, 8))
+                           || '-' || lpad((i % 1000)::VARCHAR, 3, '0'),
+                 'caller': '09' || lpad((hash(i) % 100000000)::VARCHAR, 8, '0'),
+                 'called': '19006868',
+                 'startTime': strftime(st, '%d/%m/%Y %H:%M:%S'),
+                 'waitingTime': wait::VARCHAR,
+                 'firstRingTime': strftime(st + INTERVAL 1 SECOND, '%d/%m/%Y %H:%M:%S'),
+                 'firstConnectTime': CASE WHEN answered
+                     THEN strftime(st + to_seconds(wait), '%d/%m/%Y %H:%M:%S') ELSE '' END,
+                 'agentId': CASE WHEN answered OR outbound THEN 'agent' || (i % 40)::VARCHAR ELSE '' END,
+                 'endTime': strftime(st + to_seconds(wait + CASE WHEN answered THEN talk ELSE 0 END),
+                                     '%d/%m/%Y %H:%M:%S'),
+                 'acdTime': (wait // 2)::VARCHAR,
+                 'description': CASE WHEN answered THEN 'INBOUND-Cuộc gọi thành công'
+                                     ELSE 'INBOUND-Khách hàng kết thúc trước khi timeout' END,
+                 'customerName': 'Khách hàng ' || (hash(i * 11 + k) % 5000)::VARCHAR,
+                 'url': CASE WHEN answered AND i % 5 <> 0
+                             THEN 'https://records.alohub.vn/x/' || i::VARCHAR || '.mp3' ELSE '' END
+               }} AS row
+        FROM rows
+        """  # noqa: S608 (numbers and a date of our own)
+    )
+    raw_rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    for source in ("inbound", "outbound"):
+        target = folder / f"{source}.jsonl"
+        con.execute(
+            f"""
+            COPY (
+                SELECT source, (rn // 100 + 1)::INT AS page, list(row ORDER BY rn) AS data
+                FROM (SELECT *, row_number() OVER (ORDER BY st DESC, i, k) - 1 AS rn
+                      FROM raw WHERE source = '{source}')
+                GROUP BY source, page ORDER BY page
+            ) TO '{target}' (FORMAT json)
+            """  # noqa: S608
+        )
+    (folder / "_fetch.json").write_text("{}")
+    con.close()
+    return {"raw_rows": raw_rows}
+
+
+def transform(data_dir: str, day: str) -> dict:
+    """The pipeline's own parse and dedup of a landed day into call_logs Parquet."""
+    from alohub_assets.assets.call_logs import build_call_logs
+    from alohub_assets.warehouse import Warehouse
+
+    warehouse = Warehouse.at(data_dir)
+    baseline = _peak_rss_mb()
+    started = time.perf_counter()
+    built = build_call_logs(warehouse, date.fromisoformat(day))
+    wall = time.perf_counter() - started
+    return {"wall": wall, "calls": built.calls, "raw_rows": built.raw_rows, "peak_rss_mb": _peak_rss_mb(),
+            "baseline_rss_mb": baseline}  # fmt: skip
+
+
+def transform_floor(data_dir: str, day: str) -> dict:
+    """The floor: one bare DuckDB query parsing the same files and keeping one row per callId."""
+    from alohub_assets.warehouse import Warehouse
+
+    folder = Warehouse.at(data_dir).raw_partition_dir(date.fromisoformat(day))
+    files = [str(folder / "inbound.jsonl"), str(folder / "outbound.jsonl")]
+    out = Path(data_dir) / "floor.parquet"
+    started = time.perf_counter()
+    con = duckdb.connect()
+    fields = ["callId", "caller", "called", "agentId", "startTime", "firstRingTime",
+              "firstConnectTime", "endTime", "waitingTime", "acdTime", "description",
+              "customerName", "url"]  # fmt: skip
+    row_type = "STRUCT(" + ", ".join(f'"{f}" VARCHAR' for f in fields) + ")[]"
+    ts = "'%d/%m/%Y %H:%M:%S %z'"
+    con.execute(
+        f"""
+        COPY (
+            WITH rows AS (
+                SELECT unnest(data, recursive := true), page,
+                       unnest(generate_series(1, len(data))) AS position
+                FROM read_json($files, format = 'newline_delimited',
+                               columns = {{'source': 'VARCHAR', 'page': 'INTEGER', 'data': '{row_type}'}})
+            ),
+            names AS (SELECT "callId", list(DISTINCT "customerName") AS customer_names
+                      FROM rows GROUP BY "callId")
+            SELECT r."callId" AS call_id, r.caller, r.called, NULLIF(r."agentId", '') AS agent_id,
+                   strptime(r."startTime" || ' +0700', {ts}) AS start_time,
+                   try_strptime(NULLIF(r."firstRingTime", '') || ' +0700', {ts}) AS first_ring_time,
+                   try_strptime(NULLIF(r."firstConnectTime", '') || ' +0700', {ts}) AS first_connect_time,
+                   strptime(r."endTime" || ' +0700', {ts}) AS end_time,
+                   CAST(r."waitingTime" AS INTEGER) AS waiting_seconds,
+                   CAST(r."acdTime" AS INTEGER) AS acd_seconds,
+                   r.description, names.customer_names, NULLIF(r.url, '') AS recording_url
+            FROM rows AS r JOIN names USING ("callId")
+            QUALIFY row_number() OVER (PARTITION BY r."callId" ORDER BY r.page, r.position) = 1
+        ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
+        """,  # noqa: S608
+        {"files": files},
+    )
+    wall = time.perf_counter() - started
+    calls = con.execute("SELECT count(*) FROM read_parquet($p)", {"p": str(out)}).fetchone()[0]
+    con.close()
+    return {"wall": wall, "calls": calls, "peak_rss_mb": _peak_rss_mb()}
+
+
+def fetch(url: str, api_key: str, data_dir: str, day: str) -> dict:
+    """Lands one day from the sandbox; its memory must not grow with the day's rows."""
+    from alohub_assets.alohub_client import AloHubClient
+    from alohub_assets.landing import land_call_logs
+    from alohub_assets.warehouse import Warehouse
+
+    baseline = _peak_rss_mb()
+    started = time.perf_counter()
+    with AloHubClient(api_key, base_url=url) as client:
+        landed = land_call_logs(client, Warehouse.at(data_dir), date.fromisoformat(day))
+    return {"wall": time.perf_counter() - started, "rows": landed.rows, "peak_rss_mb": _peak_rss_mb(),
+            "baseline_rss_mb": baseline}  # fmt: skip
+
+
+# ------------------------------------------------------------------------- 4. KPI mart
+
+
+def make_call_logs_year(data_dir: str, first_day: str, days: int, calls: int) -> dict:
+    """``days`` partitions of synthetic call_logs Parquet in the warehouse layout."""
+    from alohub_assets.warehouse import Warehouse
+
+    warehouse = Warehouse.at(data_dir)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
+    for offset in range(days):
+        day = date.fromisoformat(first_day) + timedelta(days=offset)
+        target = warehouse.call_logs_file(day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"""
+            COPY (
+                SELECT
+                    '{day:%Y%m%d}' || lpad(i::VARCHAR, 6, '0') || '-BENCH-' || (i % 1000)::VARCHAR AS call_id,
+                    DATE '{day}' AS call_date,
+                    CASE WHEN i % 3 = 2 THEN 'outbound' ELSE 'inbound' END AS direction,
+                    '0900000000' AS caller, '19006868' AS called,
+                    CASE WHEN hash(i) % 100 < 80 OR i % 3 = 2 THEN 'agent' || (i % 40)::VARCHAR END AS agent_id,
+                    (TIMESTAMP '{day} 00:00:00' + to_seconds((i * 86399) // {calls}))::TIMESTAMPTZ AS start_time,
+                    NULL::TIMESTAMPTZ AS first_ring_time,
+                    CASE WHEN hash(i) % 100 < 80 THEN start_time + to_seconds((hash(i * 7) % 60)::BIGINT) END
+                        AS first_connect_time,
+                    start_time + INTERVAL 200 SECOND AS end_time,
+                    (hash(i * 7) % 60)::INTEGER AS waiting_seconds,
+                    0 AS acd_seconds,
+                    CASE WHEN first_connect_time IS NOT NULL
+                         THEN date_diff('second', first_connect_time, end_time)::INTEGER END AS talk_seconds,
+                    'x' AS description, ['a'] AS customer_names, NULL::VARCHAR AS recording_url,
+                    first_connect_time IS NOT NULL AS answered
+                FROM range({calls}) t(i)
+            ) TO '{target}' (FORMAT parquet)
+            """  # noqa: S608
+        )
+    con.close()
+    return {"partitions": days}
+
+
+def mart_rebuild(data_dir: str, first_day: str, days: int) -> dict:
+    """Full rebuild of the three KPI tables, then the update of one day, as the assets do it."""
+    from alohub_assets.assets.mart import MART_TABLES, ensure_mart, replace_partition
+    from alohub_assets.warehouse import Warehouse, connect_mart
+
+    warehouse = Warehouse.at(data_dir)
+    warehouse.duckdb_path.unlink(missing_ok=True)
+    day_list = [date.fromisoformat(first_day) + timedelta(days=o) for o in range(days)]
+    params = {"short_abandon_seconds": 5, "service_level_seconds": 20}
+    started = time.perf_counter()
+    with connect_mart(warehouse.duckdb_path) as con:
+        ensure_mart(con, warehouse)
+        for day in day_list:
+            file = {"call_logs": str(warehouse.call_logs_file(day))}
+            for table in MART_TABLES:
+                replace_partition(
+                    con, table, day, {**file, **(params if table == "daily_call_metrics" else {})}
+                )
+    full = time.perf_counter() - started
+    started = time.perf_counter()
+    with connect_mart(warehouse.duckdb_path) as con:
+        day = day_list[len(day_list) // 2]
+        file = {"call_logs": str(warehouse.call_logs_file(day))}
+        for table in MART_TABLES:
+            replace_partition(
+                con, table, day, {**file, **(params if table == "daily_call_metrics" else {})}
+            )
+    one_day = time.perf_counter() - started
+    with connect_mart(warehouse.duckdb_path, read_only=True) as con:
+        offered = con.execute("SELECT sum(offered_calls) FROM daily_call_metrics").fetchone()[0]
+    return {
+        "full": full,
+        "one_day": one_day,
+        "offered": int(offered),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+if __name__ == "__main__":
+    function, arguments = sys.argv[1], json.loads(sys.argv[2])
+    result = globals()[function](**arguments)
+    print(json.dumps(result))
