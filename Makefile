@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install browser test lint format demo dev sandbox report screenshot clean
+.PHONY: install browser test lint format demo dev sandbox report screenshot bench soak clean
 
 install:  ## uv (from PyPI with pip if missing), then the locked dependencies
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -37,6 +37,17 @@ report: install  ## the report notebook, executed on ./data (after make demo), a
 
 screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
+
+bench: install  ## benchmarks on the sandbox -> docs/benchmarks.md (about 15 min; dlt comes with the bench group)
+	$(UV) sync --frozen --group bench
+	$(UV) run python -m bench.run
+	$(UV) run python -m bench.run --only ingest,dlt --window-seconds 10 --repeats 1 \
+	  --output docs/benchmarks-10s-window.md
+
+soak: install  ## the reliability suite at 25 partition runs per fault kind -> docs/reliability.md
+	ALOHUB_SOAK_RUNS=25 ALOHUB_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(UV) run pytest -q \
+	  -p no:logging tests/test_faults.py tests/test_bad_rows.py tests/test_crash_safety.py \
+	  tests/test_secrets_and_pii.py
 
 sandbox: install  ## the AloHub sandbox alone on port 8765
 	$(UV) run alohub-sandbox --port 8765

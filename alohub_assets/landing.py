@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from alohub_assets.alohub_client import AloHubClient, WindowRead
 from alohub_assets.records import format_iso_ict, local_day_window
-from alohub_assets.warehouse import Warehouse, publish_dir, staging_dir_for
+from alohub_assets.warehouse import Warehouse, failpoint, publish_dir, staging_dir_for
 
 #: Source name -> callType filter. The order is the priority when a call is in several.
 TYPED_SOURCES = {"inbound": 0, "outbound": 1}
@@ -41,6 +41,7 @@ class JsonlPageSink:
         self.pages += 1
         line = {"source": self.source, "page": self.pages, "data": rows}
         self._fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+        failpoint("mid_landing")
 
     def discard(self) -> None:
         self._fh.seek(0)

@@ -2,9 +2,10 @@
 requests themselves, and the merge with what earlier runs found. No Dagster import.
 
 A call is *due* when it was answered, its ``recording_url`` is null in ``call_logs``, and it is
-either unseen or ``pending`` with its backoff elapsed. ``found``, ``not_found`` (detail 404) and
-``gave_up`` (``max_attempts`` without a URL) are final: those calls are never requested again,
-so a URL once found is never lost.
+either unseen, or ``pending`` / ``not_found`` (a detail 404, which a gateway can also answer by
+mistake) with attempts left and its backoff elapsed. ``found`` and ``gave_up`` are final, and so
+is ``not_found`` once ``max_attempts`` is spent: those calls are never requested again, so a URL
+once found is never lost.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from alohub_assets.alohub_client import AloHubClient
 from alohub_assets.warehouse import Warehouse, publish_file, temporary_sibling
 
 FOUND, PENDING, NOT_FOUND, GAVE_UP = "found", "pending", "not_found", "gave_up"
-FINAL_STATUSES = (FOUND, NOT_FOUND, GAVE_UP)
 
 RECORDINGS_SCHEMA = pa.schema(
     [
@@ -74,7 +74,9 @@ SELECT
     END AS due_at
 FROM missing AS m
 LEFT JOIN known AS k USING (call_id)
-WHERE k.call_id IS NULL OR k.status = 'pending'
+WHERE k.call_id IS NULL
+   OR k.status = 'pending'
+   OR (k.status = 'not_found' AND k.attempts < $max_attempts)
 """
 
 
@@ -94,6 +96,7 @@ def find_due(warehouse: Warehouse, day: date, policy: RecordingPolicy, now: date
         "call_logs": str(call_logs_file),
         "recordings": str(warehouse.recordings_file(day)),
         "backoff": list(policy.backoff_seconds),
+        "max_attempts": policy.max_attempts,
     }
     with duckdb.connect() as con:
         rows = con.execute(_DUE_SQL, params).fetchall()

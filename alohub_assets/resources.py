@@ -34,6 +34,9 @@ class AloHubResource(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=30.0, description="per-request time-out")
     max_retries: int = Field(default=8, description="retries of one request on 5xx/429/drops")
     max_retry_seconds: float = Field(default=300.0, description="total retry time of one request")
+    retry_backoff_seconds: float = Field(
+        default=0.5, description="first backoff; doubles per retry (with jitter) up to 30 s"
+    )
     page_size: int = Field(default=PAGE_SIZE, description="rows asked per page")
     rate_window_seconds: float = Field(
         default=RATE_WINDOW_SECONDS, description="AloHub's rate-limit window (10 s per the vendor)"
@@ -49,7 +52,9 @@ class AloHubResource(dg.ConfigurableResource):
             tenant_id=self.tenant_id,
             timeout_seconds=self.timeout_seconds,
             retry=RetryPolicy(
-                max_retries=self.max_retries, max_retry_seconds=self.max_retry_seconds
+                max_retries=self.max_retries,
+                max_retry_seconds=self.max_retry_seconds,
+                backoff_base_seconds=self.retry_backoff_seconds,
             ),
             page_size=self.page_size,
             rate_window_seconds=self.rate_window_seconds,
@@ -76,6 +81,10 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=300.0, description="how long a DuckDB writer waits for the file lock"
     )
+    pii_hmac_key: str | None = Field(
+        default=None,
+        description="ALOHUB_PII_HMAC_KEY: store caller, called, customer_names as HMAC-SHA256",
+    )
 
     def get_warehouse(self) -> Warehouse:
         return Warehouse.at(self.data_dir)
@@ -90,7 +99,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_resource_from_env() -> WarehouseResource:
-    return WarehouseResource(data_dir=str(default_data_dir()))
+    """``ALOHUB_DATA_DIR`` (default ``./data``); ``ALOHUB_PII_HMAC_KEY`` (optional, an EnvVar)."""
+    return WarehouseResource(
+        data_dir=str(default_data_dir()),
+        pii_hmac_key=dg.EnvVar("ALOHUB_PII_HMAC_KEY") if os.getenv("ALOHUB_PII_HMAC_KEY") else None,
+    )
 
 
 class RecordingPolicyResource(dg.ConfigurableResource):

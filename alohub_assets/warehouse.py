@@ -12,9 +12,12 @@ public contract (``docs/data-contract.md``)::
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
 import os
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ from alohub_assets.records import LOCAL_TIMEZONE_NAME
 log = logging.getLogger(__name__)
 
 DUCKDB_FILE = "alohub.duckdb"
+STALE_STAGING_SECONDS = 6 * 3600
 
 
 class DuckDBLockTimeout(RuntimeError):
@@ -69,6 +73,12 @@ class Warehouse:
         return self.data_dir / "warehouse" / table / f"date={day.isoformat()}" / f"{table}.parquet"
 
 
+def failpoint(name: str) -> None:
+    """Crash-safety tests set ``ALOHUB_FAILPOINT`` to a name to have the process killed here."""
+    if os.environ.get("ALOHUB_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def temporary_sibling(path: Path) -> Path:
     """A hidden name in the same folder (same file system, so the rename is atomic); hidden so
     that ``*.parquet`` globs never see a half-written file."""
@@ -80,6 +90,7 @@ def publish_file(tmp: Path, final: Path) -> None:
     """Atomically puts ``tmp`` in place of ``final``: readers see the old file or the new one."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
+    failpoint("before_file_publish")
     os.replace(tmp, final)
 
 
@@ -88,12 +99,26 @@ def publish_dir(staging: Path, final: Path) -> None:
     leaves the old copy as ``.trash`` beside it and no partition, which the next run redoes."""
     final.parent.mkdir(parents=True, exist_ok=True)
     trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.trash")
-    if final.exists():
-        os.replace(final, trash)
-    os.replace(staging, final)
+    for _ in range(10):  # another run of the same partition may be swapping at the same time
+        try:
+            os.replace(final, trash)
+        except FileNotFoundError:
+            pass
+        failpoint("between_folder_renames")
+        try:
+            os.replace(staging, final)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    else:
+        raise RuntimeError(f"could not publish {final}: another writer kept replacing it")
     shutil.rmtree(trash, ignore_errors=True)
-    for stale in final.parent.glob(f".{final.name}.*"):
+    for stale in final.parent.glob(f".{final.name}.*.trash"):
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in final.parent.glob(f".{final.name}.*.staging"):  # left by killed runs
+        if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def staging_dir_for(final: Path) -> Path:
@@ -101,6 +126,16 @@ def staging_dir_for(final: Path) -> Path:
     staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.staging")
     staging.mkdir()
     return staging
+
+
+def hmac_pads(key: str) -> dict[str, bytes]:
+    """HMAC-SHA256's inner and outer keys, so SQL can compute HMAC(key, value) as
+    sha256(opad || sha256(ipad || value)) without the key itself entering the query."""
+    raw = key.encode()
+    if len(raw) > 64:
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(64, b"\0")
+    return {"ipad": bytes(b ^ 0x36 for b in raw), "opad": bytes(b ^ 0x5C for b in raw)}
 
 
 @contextmanager

@@ -119,3 +119,17 @@ def materialize_day(
         resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
         raise_on_error=raise_on_error,
     )
+
+
+@pytest.fixture(scope="session")
+def reliability_report():
+    """Figures the reliability tests record; `make soak` writes them to docs/reliability.md."""
+    import os
+
+    sections: dict[str, list[dict]] = {"faults": [], "bad_rows": [], "crashes": [], "secrets": []}
+    yield sections
+    target = os.environ.get("ALOHUB_RELIABILITY_REPORT")
+    if target:
+        from tests.reliability_report import write_report
+
+        write_report(sections, target)

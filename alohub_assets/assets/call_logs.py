@@ -12,7 +12,7 @@ from alohub_assets.landing import landed_files
 from alohub_assets.partitions import daily_partitions, partition_day
 from alohub_assets.resources import WarehouseResource
 from alohub_assets.sql import load_statements
-from alohub_assets.warehouse import Warehouse, publish_file, temporary_sibling
+from alohub_assets.warehouse import Warehouse, hmac_pads, publish_file, temporary_sibling
 
 SQL = Path(__file__).with_name("call_logs.sql")
 # DuckDB spills to disk past this; a million-row day then stays under 1.5 GB of memory.
@@ -56,8 +56,9 @@ class CallLogsBuild:
     calls_lost: int
 
 
-def build_call_logs(warehouse: Warehouse, day: date) -> CallLogsBuild:
-    """Writes the day's ``call_logs`` (and ``rejected_call_logs``) Parquet atomically."""
+def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None) -> CallLogsBuild:
+    """Writes the day's ``call_logs`` (and ``rejected_call_logs``) Parquet atomically. With
+    ``pii_key``, phone numbers and customer names are stored as keyed hashes."""
     files = landed_files(warehouse, day)
     if not files:
         raise FileNotFoundError(
@@ -73,15 +74,19 @@ def build_call_logs(warehouse: Warehouse, day: date) -> CallLogsBuild:
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(sql["raw_rows"].replace("__LANDED__", sql["landed"]), files)
-        outputs = {
-            warehouse.call_logs_file(day): sql["call_logs"],
-            warehouse.rejected_file(day): sql["rejected_call_logs"],
-        }
-        for final, statement in outputs.items():
+        calls_sql, rejected_sql, params = sql["call_logs"], sql["rejected_call_logs"], {"day": day}
+        if pii_key:
+            calls_sql = sql["pseudonymize"].replace("__CALL_LOGS__", calls_sql)
+            rejected_sql = sql["withhold_raw_rows"].replace("__REJECTED__", rejected_sql)
+            params |= hmac_pads(pii_key)
+        for final, statement in (
+            (warehouse.call_logs_file(day), calls_sql),
+            (warehouse.rejected_file(day), rejected_sql),
+        ):
             tmp = temporary_sibling(final)
+            used = {k: v for k, v in params.items() if f"${k}" in statement}
             con.execute(
-                f"COPY ({statement}) TO '{_quote(tmp)}' (FORMAT parquet, COMPRESSION zstd)",
-                {"day": day},
+                f"COPY ({statement}) TO '{_quote(tmp)}' (FORMAT parquet, COMPRESSION zstd)", used
             )
             publish_file(tmp, final)
         calls_in_landing, outside, raw_rows = con.execute(
@@ -152,7 +157,7 @@ def call_logs(
     """One row per call of the partition's local day, deduplicated by callId, as Parquet."""
     day = partition_day(context)
     store = warehouse.get_warehouse()
-    built = build_call_logs(store, day)
+    built = build_call_logs(store, day, pii_key=warehouse.pii_hmac_key)
     context.log.info(
         f"{day}: {built.raw_rows} raw rows -> {built.calls} calls "
         f"({built.calls_outside_day} calls of other days dropped, {built.rejected_rows} rows rejected)"
@@ -165,6 +170,7 @@ def call_logs(
             "raw_rows": built.raw_rows,
             "calls_outside_partition_dropped": built.calls_outside_day,
             "rejected_rows": built.rejected_rows,
+            "pii_hashed": bool(warehouse.pii_hmac_key),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -176,3 +176,25 @@ WHERE CAST(start_local AS DATE) = $day
   AND call_id IS NOT NULL
   AND call_id NOT IN (SELECT call_id FROM read_parquet($calls, hive_partitioning = false))
   AND call_id NOT IN (SELECT call_id FROM read_parquet($rejected, hive_partitioning = false) WHERE call_id IS NOT NULL);
+
+-- name: pseudonymize
+-- With ALOHUB_PII_HMAC_KEY set: caller, called and every customer name stored as the hex
+-- HMAC-SHA256 of the value (sha256(opad || sha256(ipad || value)); $ipad/$opad come from the
+-- key), so the same number always maps to the same token and the KPIs do not change.
+SELECT * REPLACE (
+    sha256($opad || unhex(sha256($ipad || encode(caller)))) AS caller,
+    sha256($opad || unhex(sha256($ipad || encode(called)))) AS called,
+    list_transform(
+        customer_names, lambda name: sha256($opad || unhex(sha256($ipad || encode(name))))
+    ) AS customer_names
+)
+FROM (__CALL_LOGS__)
+ORDER BY start_time, call_id;
+
+-- name: withhold_raw_rows
+-- With ALOHUB_PII_HMAC_KEY set, a rejected row's JSON is not copied into the warehouse; its
+-- source, page and position point at it in the raw landing.
+SELECT * REPLACE (
+    CASE WHEN raw_row IS NOT NULL THEN 'withheld (PII option): see the raw landing' END AS raw_row
+)
+FROM (__REJECTED__);

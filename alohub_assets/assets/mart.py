@@ -16,7 +16,7 @@ from pydantic import Field
 from alohub_assets.partitions import daily_partitions, partition_day
 from alohub_assets.resources import WarehouseResource
 from alohub_assets.sql import load_statements
-from alohub_assets.warehouse import Warehouse
+from alohub_assets.warehouse import Warehouse, failpoint
 
 HERE = Path(__file__).parent
 DUCKDB_POOL = "duckdb"
@@ -56,6 +56,7 @@ def replace_partition(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(sql["delete"], {"day": day})
+        failpoint("mart_mid_transaction")
         con.execute(sql["insert"], {"day": day, **params})
         (rows,) = con.execute(count_rows, {"day": day}).fetchone()
         con.execute("COMMIT")

@@ -177,6 +177,7 @@ class CallStore:
         # The pages of one window are asked one after another: keep the window's rows.
         self._windows: dict[tuple, tuple[int, list[dict[str, Any]]]] = {}
         self._version = 0
+        self._late = 0
 
     # ----------------------------------------------------------------------------- reading
 
@@ -240,6 +241,30 @@ class CallStore:
             self._rows[day] = [c.list_rows() for c in calls]
             self._by_id[call.call_id] = call
             self._version += 1
+
+    def add_late_call(self, start: datetime | None, end: datetime | None) -> SandboxCall | None:
+        """A call reported late, inside [start, end]: a copy of one there, with its own id."""
+        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
+        hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
+        with self._lock:
+            day = max(lo.date(), self.first_day)
+            candidates = (
+                [c for c in self._day(day) if lo <= c.start_time <= hi]
+                if day <= self.last_day
+                else []
+            )
+            if not candidates:
+                return None
+            self._late += 1
+            model = candidates[self._late % len(candidates)]
+        late = SandboxCall(
+            **{
+                **model.__dict__,
+                "call_id": f"{model.start_time:%Y%m%d%H%M%S}-LATE{self._late:04d}-001",
+            }
+        )
+        self.add_call(late)
+        return late
 
     # -------------------------------------------------------------------------- generation
 

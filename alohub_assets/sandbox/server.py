@@ -38,7 +38,18 @@ DEFAULT_NO_SCOPE_KEY = "sandbox-key-without-report-scope"
 LIST_ROUTE = re.compile(r"^(?:/api)?/v1/reports/call-logs/?$")
 DETAIL_ROUTE = re.compile(r"^(?:/api)?/v1/reports/call-logs/([^/]+)$")
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-]\d{2}:\d{2}$")
-FAULT_KINDS = ("fail_500", "drop", "slow", "html_502", "truncate", "success_0")
+FAULT_KINDS = (
+    "fail_500",  # 500 FAIL
+    "drop",  # the connection closed with no answer
+    "slow",  # the answer delayed by slow_seconds
+    "html_502",  # a gateway's HTML error page
+    "truncate",  # half a JSON body
+    "success_0",  # 200 with success "0"
+    "storm_429",  # 429 with Retry-After although the window has room (a gateway's storm)
+    "drift",  # list only: a late call lands in the window just before the answer
+    "detail_404",  # detail only: 404 for a call that exists
+)
+ROUTE_ONLY_FAULTS = {"drift": "list", "detail_404": "detail"}
 
 
 @dataclass
@@ -76,11 +87,13 @@ class SandboxState:
         with self.lock:
             self.requests[key] += 1
 
-    def next_fault(self) -> str | None:
+    def next_fault(self, route: str) -> str | None:
         with self.lock:
             if self.forced_faults:
                 return self.forced_faults.pop(0)
             for kind in FAULT_KINDS:
+                if ROUTE_ONLY_FAULTS.get(kind, route) != route:
+                    continue
                 rate = self.config.faults.get(kind, 0.0)
                 if rate and self.rng.random() < rate:
                     return kind
@@ -187,7 +200,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 {**headers, "Retry-After": retry_after},
             )
             return
-        fault = state.next_fault()
+        fault = state.next_fault(route)
+        self.fault = fault
+        if fault == "storm_429":
+            state.count(f"{route}:429")
+            self._send(
+                429,
+                _body(False, "RATE_LIMIT_EXCEEDED", "Too many requests"),
+                {**headers, "Retry-After": "1"},
+            )
+            return
+        if fault == "detail_404":
+            state.count(f"{route}:404")
+            self._send(404, _body(False, "NOT_FOUND", "Call log not found"), headers)
+            return
         if fault == "drop":
             state.count(f"{route}:dropped")
             self.close_connection = True
@@ -254,6 +280,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             return 400, _body(False, "INVALID_INPUT", str(exc))
         limit = min(limit, self.state.config.max_limit)
+        if getattr(self, "fault", None) == "drift":
+            self.state.store.add_late_call(start, end)
         rows = self.state.store.list_rows(start, end, call_type, now=datetime.now(ICT))
         phone = body.get("phoneNumber")
         if phone:
