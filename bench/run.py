@@ -28,6 +28,7 @@ class Sizes:
     calls_per_day: int = 2000
     rate_limit: int = 20
     window_seconds: float = 1.0
+    other_type_share: float = 0.02  # calls of a type other than 0/1: they need the unfiltered read
     transform_calls: int = 760_000  # about 1,000,000 raw rows with the usual repeats
     fetch_calls: tuple[int, ...] = (20_000, 80_000)
     mart_days: int = 365
@@ -62,36 +63,54 @@ def _bound(requests: int, limit: int, window: float) -> float:
     return max(requests - limit, 0) / limit * window
 
 
+def _against_rate_limited_sandbox(sizes: Sizes, worker: str, **kwargs) -> dict:
+    """One worker run against a fresh sandbox holding the backfill's days, with its counts."""
+    last = FIRST_DAY + timedelta(days=sizes.days - 1)
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        sandbox_process(
+            "--start", FIRST_DAY.isoformat(), "--end", last.isoformat(),
+            "--calls-per-day", str(sizes.calls_per_day), "--rate-limit", str(sizes.rate_limit),
+            "--window-seconds", str(sizes.window_seconds),
+            "--other-type-share", str(sizes.other_type_share),
+        ) as sandbox,
+    ):  # fmt: skip
+        run = run_worker(worker, url=sandbox.url, api_key=API_KEY, data_dir=data_dir, **kwargs)
+        served = sandbox.requests()
+    run["requests"] = served.get("list:200", 0)
+    run["rate_limited_429"] = served.get("list:429", 0)
+    return run
+
+
 def bench_ingest(sizes: Sizes) -> Result:
     """1. A backfill of every asset, one process, against the sandbox's rate limit."""
     runs = []
-    last = FIRST_DAY + timedelta(days=sizes.days - 1)
     for _ in range(sizes.repeats):
-        with (
-            tempfile.TemporaryDirectory() as data_dir,
-            sandbox_process(
-                "--start", FIRST_DAY.isoformat(), "--end", last.isoformat(),
-                "--calls-per-day", str(sizes.calls_per_day), "--rate-limit", str(sizes.rate_limit),
-                "--window-seconds", str(sizes.window_seconds),
-            ) as sandbox,
-        ):  # fmt: skip
-            run = run_worker(
-                "ingest", url=sandbox.url, api_key=API_KEY, first_day=FIRST_DAY.isoformat(),
-                days=sizes.days, window_seconds=sizes.window_seconds, data_dir=data_dir,
-            )  # fmt: skip
-            served = sandbox.requests()
-        run["requests"] = served.get("list:200", 0)
-        run["rate_limited_429"] = served.get("list:429", 0)
+        run = _against_rate_limited_sandbox(
+            sizes, "ingest", first_day=FIRST_DAY.isoformat(), days=sizes.days,
+            window_seconds=sizes.window_seconds,
+        )  # fmt: skip
         run["bound"] = _bound(run["requests"], sizes.rate_limit, sizes.window_seconds)
         run["ratio"] = run["wall"] / run["bound"] if run["bound"] else float("nan")
         runs.append(run)
     ratio = median([r["ratio"] for r in runs])
     worst_429 = max(r["rate_limited_429"] for r in runs)
+    wall, bound = median([r["wall"] for r in runs]), median([r["bound"] for r in runs])
+    note = (
+        f"Above the bound: {wall - bound:.1f} s over {sizes.days} partitions, "
+        f"{(wall - bound) / sizes.days:.2f} s a partition of transform, KPI writes and Dagster "
+        "run overhead during which no request is due: short windows show it in the ratio, the "
+        "vendor's 10 s window hides most of it behind the rate-limit waits. "
+        f"{median([r['requests'] for r in runs]) / sizes.days:.0f} requests a day: inbound and "
+        "outbound pages, one count, and, when calls of another type exist "
+        f"({sizes.other_type_share:.0%} here), the unfiltered window as well."
+    )
     return Result(
         "1. ingestion vs rate-limit bound",
         {
             "days x calls/day": f"{sizes.days} x {sizes.calls_per_day}",
             "limit": f"{sizes.rate_limit} per {sizes.window_seconds:g} s",
+            "other call types": f"{sizes.other_type_share:.0%}",
             "wall s": round(median([r["wall"] for r in runs]), 1),
             "Dagster start-up s": round(median([r["startup"] for r in runs]), 2),
             "requests": int(median([r["requests"] for r in runs])),
@@ -102,6 +121,7 @@ def bench_ingest(sizes: Sizes) -> Result:
         },
         "ratio <= 1.10, a handful of 429s at most",
         ratio <= 1.10 and worst_429 <= 5,
+        note,
         runs=runs,
     )
 
@@ -113,25 +133,12 @@ def bench_dlt(sizes: Sizes, ours: Result) -> Result:
     except ImportError:
         return Result("2. vs dlt rest_api", {}, "faster than dlt, 0 duplicates", None,
                       "dlt is not installed: `uv sync --group bench` (make bench does it)")  # fmt: skip
-    runs = []
-    last = FIRST_DAY + timedelta(days=sizes.days - 1)
-    for _ in range(sizes.repeats):
-        with (
-            tempfile.TemporaryDirectory() as data_dir,
-            sandbox_process(
-                "--start", FIRST_DAY.isoformat(), "--end", last.isoformat(),
-                "--calls-per-day", str(sizes.calls_per_day), "--rate-limit", str(sizes.rate_limit),
-                "--window-seconds", str(sizes.window_seconds),
-            ) as sandbox,
-        ):  # fmt: skip
-            run = run_worker(
-                "dlt_ingest", url=sandbox.url, api_key=API_KEY, first_day=FIRST_DAY.isoformat(),
-                days=sizes.days, data_dir=data_dir,
-            )  # fmt: skip
-            served = sandbox.requests()
-        run["requests"] = served.get("list:200", 0)
-        run["rate_limited_429"] = served.get("list:429", 0)
-        runs.append(run)
+    runs = [
+        _against_rate_limited_sandbox(
+            sizes, "dlt_ingest", first_day=FIRST_DAY.isoformat(), days=sizes.days
+        )
+        for _ in range(sizes.repeats)
+    ]
     dlt_wall = median([r["wall"] for r in runs])
     our_wall = ours.figures.get("wall s", float("nan"))
     return Result(
@@ -147,6 +154,11 @@ def bench_dlt(sizes: Sizes, ours: Result) -> Result:
         },
         "this pipeline faster than dlt, 0 duplicates",
         our_wall < dlt_wall and ours.figures.get("duplicates") == 0,
+        "dlt reads the window once, unfiltered, and merges on callId: one row per call but no "
+        "direction (list rows carry no call type) and only the last customerName. The pipeline "
+        "reads inbound and outbound apart to give each call its direction, keeps every customer "
+        "name, writes Parquet and the KPI mart, and when calls of another type exist reads the "
+        "unfiltered window too; dlt also met 429s, which the pipeline's throttle avoids.",
         runs=runs,
     )
 
@@ -179,6 +191,10 @@ def bench_transform(sizes: Sizes) -> Result:
         },
         "<= 5 s, <= 1.5 GB peak, ratio <= 1.5",
         wall <= 5 and peak <= 1536 and ratio <= 1.5,
+        "The floor keeps each callId's first row and nothing more. The pipeline also checks "
+        "every row (callId shape, five time parses, digit-only seconds), quarantines failures "
+        "with their reason, counts lost calls, and caps DuckDB at 1 GB so a million-row day "
+        "stays under 1.5 GB (uncapped it ran about 0.5 s faster at about 1.55 GB).",
         runs=runs,
     )
 
@@ -292,6 +308,13 @@ def render(results: list[Result], sizes: Sizes, started: datetime, elapsed: floa
         figures = "<br>".join(f"{k}: {v}" for k, v in r.figures.items()) or r.note
         met = {True: "yes", False: "**no**", None: "n/a"}[r.met]
         lines.append(f"| {r.name} | {figures} | {r.target} | {met} |")
+    notes = [
+        f"- **{r.name}** ({'met' if r.met else 'missed'}): {r.note}"
+        for r in results
+        if r.note and r.figures
+    ]
+    if notes:
+        lines += ["", "## Notes", "", *notes]
     return "\n".join(lines) + "\n"
 
 
@@ -327,6 +350,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each")
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--window-seconds", type=float, help="the sandbox's rate-limit window")
+    parser.add_argument("--other-type-share", type=float, help="share of calls of a 3rd type")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated, of {ALL}")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
@@ -335,6 +359,8 @@ def main() -> None:
         sizes.repeats = args.repeats
     if args.window_seconds:
         sizes.window_seconds = args.window_seconds
+    if args.other_type_share is not None:
+        sizes.other_type_share = args.other_type_share
     started = datetime.now(UTC)
     clock = time.perf_counter()
     results = run_all(sizes, tuple(args.only.split(",")))
