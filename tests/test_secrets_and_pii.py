@@ -43,7 +43,7 @@ def test_the_api_key_reaches_no_log_event_store_run_config_or_data(
     ok = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout[-2000:]
     # A refused key fails the run; its error text is stored in the event log too.
-    wrong = "sk_live_WrongKeyThatMustNotLeak42"
+    wrong = "wrong-key-that-must-not-leak-42"
     bad = subprocess.run(command, cwd=ROOT, env={**env, "ALOHUB_API_KEY": wrong},
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode != 0 and "401 UNAUTHORIZED" in bad.stdout + bad.stderr
