@@ -59,21 +59,21 @@ class CallLogsBuild:
 def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None) -> CallLogsBuild:
     """Writes the day's ``call_logs`` (and ``rejected_call_logs``) Parquet atomically. With
     ``pii_key``, phone numbers and customer names are stored as keyed hashes."""
-    files = landed_files(warehouse, day)
-    if not files:
+    pages = landed_files(warehouse, day)
+    if not pages:
         raise FileNotFoundError(
             f"no raw landing for {day} under {warehouse.raw_partition_dir(day)}: "
             "materialize raw_call_logs for this partition first"
         )
     sql = load_statements(SQL)
-    files = {"files": [str(f) for f in files]}
+    landing = {"files": [str(f) for f in pages]}
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
         # Row order is carried by the `arrival` column, so DuckDB need not keep it: less memory.
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute(sql["raw_rows"].replace("__LANDED__", sql["landed"]), files)
+        con.execute(sql["raw_rows"].replace("__LANDED__", sql["landed"]), landing)
         calls_sql, rejected_sql, params = sql["call_logs"], sql["rejected_call_logs"], {"day": day}
         if pii_key:
             calls_sql = sql["pseudonymize"].replace("__CALL_LOGS__", calls_sql)
