@@ -2,10 +2,7 @@
 
 import dagster as dg
 
-from alohub_assets.assets.call_logs import call_logs
-from alohub_assets.assets.call_recordings import call_recordings
-from alohub_assets.assets.mart import agent_daily_load, daily_call_metrics, hourly_call_volume
-from alohub_assets.assets.raw_call_logs import raw_call_logs
+from alohub_assets.assets import ALL_ASSETS
 from alohub_assets.jobs import call_recordings_job, daily_call_logs_job
 from alohub_assets.resources import (
     RecordingPolicyResource,
@@ -16,14 +13,7 @@ from alohub_assets.schedules import daily_call_logs_schedule
 from alohub_assets.sensors import recording_url_sensor
 
 defs = dg.Definitions(
-    assets=[
-        raw_call_logs,
-        call_logs,
-        daily_call_metrics,
-        agent_daily_load,
-        hourly_call_volume,
-        call_recordings,
-    ],
+    assets=ALL_ASSETS,
     jobs=[daily_call_logs_job, call_recordings_job],
     schedules=[daily_call_logs_schedule],
     sensors=[recording_url_sensor],

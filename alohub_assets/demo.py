@@ -24,13 +24,9 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
-    from alohub_assets.definitions import defs
-    from alohub_assets.jobs import PIPELINE_SELECTION
+    from alohub_assets.assets import PIPELINE_ASSETS
     from alohub_assets.resources import AloHubResource, WarehouseResource
 
-    assets = [
-        defs.get_assets_def(key) for key in PIPELINE_SELECTION.resolve(defs.resolve_asset_graph())
-    ]
     resources = {
         "alohub": AloHubResource(base_url=base_url, api_key=DEFAULT_API_KEY),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
@@ -39,7 +35,7 @@ def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
     for number, day in enumerate(days, start=1):
         started = time.monotonic()
         result = dg.materialize(
-            assets,
+            PIPELINE_ASSETS,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,

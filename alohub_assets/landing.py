@@ -5,7 +5,7 @@ the filter gives each row its direction. A call of any other type would be misse
 the unfiltered ``totalRecord`` is compared with the two, and when they differ the unfiltered
 window is read too (its extra calls get direction ``unknown``).
 
-Each page becomes one JSON line ``{"source", "page", "totalRecord", "data": [rows as sent]}``.
+Each page becomes one JSON line ``{"source", "page", "data": [rows as sent]}``.
 The partition folder is staged and swapped in whole, with ``_fetch.json`` describing the fetch.
 """
 
@@ -60,10 +60,6 @@ class LandingResult:
     def rows(self) -> int:
         return sum(read.rows for read in self.sources.values())
 
-    @property
-    def files(self) -> list[Path]:
-        return [self.folder / f"{source}.jsonl" for source in self.sources]
-
 
 def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> LandingResult:
     """Fetches the local day into ``raw/call_logs/date=DAY/``, replacing what was there."""
@@ -111,7 +107,7 @@ def _read_into(
     end: datetime,
     call_type: int | None = None,
 ) -> WindowRead:
-    with open(folder / f"{source}.jsonl", "w", encoding="utf-8") as fh:
+    with open(_page_file(folder, source), "w", encoding="utf-8") as fh:
         read = client.read_window(start, end, JsonlPageSink(fh, source), call_type=call_type)
         fh.flush()
         os.fsync(fh.fileno())
@@ -121,5 +117,9 @@ def _read_into(
 def landed_files(warehouse: Warehouse, day: date) -> list[Path]:
     """The page files of a landed day, in priority order (typed sources before unfiltered)."""
     folder = warehouse.raw_partition_dir(day)
-    names = [*TYPED_SOURCES, UNFILTERED_SOURCE]
-    return [folder / f"{name}.jsonl" for name in names if (folder / f"{name}.jsonl").exists()]
+    files = [_page_file(folder, name) for name in (*TYPED_SOURCES, UNFILTERED_SOURCE)]
+    return [path for path in files if path.exists()]
+
+
+def _page_file(folder: Path, source: str) -> Path:
+    return folder / f"{source}.jsonl"

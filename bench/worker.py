@@ -27,13 +27,9 @@ def ingest(
     started = time.perf_counter()
     import dagster as dg
 
-    from alohub_assets.definitions import defs
-    from alohub_assets.jobs import PIPELINE_SELECTION
+    from alohub_assets.assets import PIPELINE_ASSETS
     from alohub_assets.resources import AloHubResource, WarehouseResource
 
-    assets = [
-        defs.get_assets_def(k) for k in PIPELINE_SELECTION.resolve(defs.resolve_asset_graph())
-    ]
     instance = dg.DagsterInstance.ephemeral()
     startup = time.perf_counter() - started
     resources = {
@@ -45,7 +41,7 @@ def ingest(
     for offset in range(days):
         day = date.fromisoformat(first_day) + timedelta(days=offset)
         dg.materialize(
-            assets,
+            PIPELINE_ASSETS,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,

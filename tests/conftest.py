@@ -77,11 +77,9 @@ def sandbox(make_sandbox) -> Sandbox:
 
 
 def pipeline_assets():
-    from alohub_assets.assets.call_logs import call_logs
-    from alohub_assets.assets.mart import agent_daily_load, daily_call_metrics, hourly_call_volume
-    from alohub_assets.assets.raw_call_logs import raw_call_logs
+    from alohub_assets.assets import PIPELINE_ASSETS
 
-    return [raw_call_logs, call_logs, daily_call_metrics, agent_daily_load, hourly_call_volume]
+    return PIPELINE_ASSETS
 
 
 def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **alohub) -> dict:
