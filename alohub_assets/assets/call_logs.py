@@ -92,33 +92,22 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
         calls_in_landing, outside, raw_rows = con.execute(
             sql["landing_summary"], {"day": day}
         ).fetchone()
-        calls, duplicates, nulls = con.execute(
-            "SELECT count(*), count(*) - count(DISTINCT call_id), count(*) - count(call_id) "
-            "FROM read_parquet($path, hive_partitioning = false)",
-            {"path": str(warehouse.call_logs_file(day))},
-        ).fetchone()
-        written = {
-            "calls": str(warehouse.call_logs_file(day)),
-            "rejected": str(warehouse.rejected_file(day)),
-        }
-        rejected, rejected_whole = con.execute(
-            "SELECT count(*), count(DISTINCT call_id) FILTER (WHERE call_id NOT IN "
-            "(SELECT call_id FROM read_parquet($calls, hive_partitioning = false))) FROM read_parquet($rejected, hive_partitioning = false)",
-            written,
-        ).fetchone()
-        (lost,) = con.execute(sql["lost_calls"], {**written, "day": day}).fetchone()
+        cursor = con.execute(
+            sql["written_summary"],
+            {
+                "calls": str(warehouse.call_logs_file(day)),
+                "rejected": str(warehouse.rejected_file(day)),
+                "day": day,
+            },
+        )
+        written = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
     finally:
         con.close()
     return CallLogsBuild(
-        calls=calls,
-        rejected_rows=rejected,
         raw_rows=raw_rows,
         calls_in_landing=calls_in_landing,
         calls_outside_day=outside,
-        duplicate_call_ids=duplicates,
-        null_call_ids=nulls,
-        calls_rejected_whole=rejected_whole,
-        calls_lost=lost,
+        **written,
     )
 
 

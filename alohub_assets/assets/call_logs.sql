@@ -168,14 +168,24 @@ SELECT
     count(*) AS raw_rows
 FROM raw_rows;
 
--- name: lost_calls
--- Distinct callIds landed for $day that are neither in call_logs nor quarantined: must be 0.
-SELECT count(DISTINCT call_id)
-FROM raw_rows
-WHERE CAST(start_local AS DATE) = $day
-  AND call_id IS NOT NULL
-  AND call_id NOT IN (SELECT call_id FROM read_parquet($calls, hive_partitioning = false))
-  AND call_id NOT IN (SELECT call_id FROM read_parquet($rejected, hive_partitioning = false) WHERE call_id IS NOT NULL);
+-- name: written_summary
+-- What the two written files hold, read back once: calls, duplicate and null callIds, rejected
+-- rows, callIds only quarantined, and callIds landed for $day found in neither (must be 0).
+WITH calls AS (SELECT call_id FROM read_parquet($calls, hive_partitioning = false)),
+rejected AS (SELECT call_id FROM read_parquet($rejected, hive_partitioning = false))
+SELECT
+    (SELECT count(*) FROM calls) AS calls,
+    (SELECT count(*) - count(DISTINCT call_id) FROM calls) AS duplicate_call_ids,
+    (SELECT count(*) - count(call_id) FROM calls) AS null_call_ids,
+    (SELECT count(*) FROM rejected) AS rejected_rows,
+    (SELECT count(DISTINCT call_id) FROM rejected
+     WHERE call_id NOT IN (SELECT call_id FROM calls WHERE call_id IS NOT NULL))
+        AS calls_rejected_whole,
+    (SELECT count(DISTINCT call_id) FROM raw_rows
+     WHERE CAST(start_local AS DATE) = $day
+       AND call_id IS NOT NULL
+       AND call_id NOT IN (SELECT call_id FROM calls WHERE call_id IS NOT NULL)
+       AND call_id NOT IN (SELECT call_id FROM rejected WHERE call_id IS NOT NULL)) AS calls_lost;
 
 -- name: pseudonymize
 -- With ALOHUB_PII_HMAC_KEY set: caller, called and every customer name stored as the hex
