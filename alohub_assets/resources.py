@@ -19,6 +19,11 @@ from alohub_assets.rate_limit import DEFAULT_MARGIN_SECONDS
 from alohub_assets.recordings import RecordingPolicy
 from alohub_assets.warehouse import Warehouse, connect_mart
 
+#: The Dagster pool of every step that calls the AloHub API (docs/rate-limits.md): its limit in
+#: the instance caps how many such steps spend the tenant's quota at once, on every machine that
+#: shares the instance.
+ALOHUB_API_POOL = "alohub_api"
+
 MISSING_KEY_MESSAGE = (
     "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
     "(export ALOHUB_API_KEY=...; optionally ALOHUB_TENANT_ID and ALOHUB_BASE_URL), or run "

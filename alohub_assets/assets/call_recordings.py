@@ -7,7 +7,12 @@ import dagster as dg
 
 from alohub_assets.partitions import daily_partitions, partition_day
 from alohub_assets.recordings import fetch_recordings, find_due, merge_recordings
-from alohub_assets.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.resources import (
+    ALOHUB_API_POOL,
+    AloHubResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 
 CALL_RECORDINGS_SCHEMA = dg.TableSchema(
     columns=[
@@ -30,6 +35,7 @@ CALL_RECORDINGS_SCHEMA = dg.TableSchema(
     deps=["call_logs"],
     kinds={"python", "parquet"},
     group_name="recordings",
+    pool=ALOHUB_API_POOL,
 )
 def call_recordings(
     context: dg.AssetExecutionContext,

@@ -4,13 +4,14 @@ import dagster as dg
 
 from alohub_assets.landing import land_call_logs
 from alohub_assets.partitions import daily_partitions, partition_day
-from alohub_assets.resources import AloHubResource, WarehouseResource
+from alohub_assets.resources import ALOHUB_API_POOL, AloHubResource, WarehouseResource
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     kinds={"python", "json"},
     group_name="call_logs",
+    pool=ALOHUB_API_POOL,
 )
 def raw_call_logs(
     context: dg.AssetExecutionContext, alohub: AloHubResource, warehouse: WarehouseResource
