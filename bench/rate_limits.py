@@ -217,7 +217,7 @@ def bench_latency(sizes: RateSizes) -> Result:
             with sandbox_process(*args) as sandbox:
                 walls["dlt"] = _dlt(sandbox.url, tempfile.mkdtemp(dir=tmp))["wall"]
                 counts["dlt"] = _served(sandbox)
-    from alohub_assets.alohub_client import PAGES_IN_FLIGHT
+    from alohub_assets.api.client import PAGES_IN_FLIGHT
 
     ours = walls["default"]
     figures: dict[str, float | int | str] = {

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alohub_assets.alohub_client import ListSink
-from alohub_assets.records import ICT, local_day_window
-from tests.conftest import API_KEY, DAY
+from alohub_assets.api.client import ListSink
+from alohub_assets.api.records import ICT, local_day_window
+from tests.support import API_KEY, DAY
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("fixed", "sliding", "token")
@@ -48,7 +48,7 @@ def test_every_row_once_in_page_order_on_each_window_kind(make_sandbox, kind):
 
 
 def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
-    from alohub_assets.resources import AloHubResource
+    from alohub_assets.defs.resources import AloHubResource
 
     sandbox = make_sandbox()
     resource = AloHubResource(base_url=sandbox.url, api_key=API_KEY, pages_in_flight=3)
@@ -99,8 +99,8 @@ def test_a_429_from_another_process_spending_is_honoured_by_every_process(make_s
     script = f"""
 import json, time
 from pathlib import Path
-from alohub_assets.alohub_client import AloHubClient
-from alohub_assets.records import ICT, local_day_window
+from alohub_assets.api.client import AloHubClient
+from alohub_assets.api.records import ICT, local_day_window
 from datetime import date
 while not Path({str(go)!r}).exists():
     time.sleep(0.01)
