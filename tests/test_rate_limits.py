@@ -156,3 +156,66 @@ def test_limit_change_mid_day_loses_and_duplicates_nothing(make_sandbox, kind):
         c.call_id for c in sandbox.store.calls_on(DAY) for _ in c.customer_names
     )
     assert result.rows == result.total_record == len(sink.rows)
+
+
+class SimulatedServer:
+    """A server counting `limit` per `window` one way, on a simulated clock (no HTTP): the
+    pacer's learning is checked on every kind without waiting real seconds."""
+
+    def __init__(self, kind: str, limit: int = 10, window: float = 10.0, phase: float = 3.0):
+        self.kind, self.limit, self.window, self.phase = kind, limit, window, phase
+        self.log: list[float] = []
+        self.tokens, self.last = float(limit), 0.0
+
+    def answer(self, now: float) -> tuple[dict[str, str], float | None]:
+        if self.kind == "token":
+            self.tokens = min(
+                self.limit, self.tokens + (now - self.last) * self.limit / self.window
+            )
+            self.last = now
+            wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) * self.window / self.limit
+            self.tokens -= 1 if wait == 0 else 0
+            left = int(self.tokens)
+        else:
+            if self.kind == "fixed":
+                start = (now - self.phase) // self.window * self.window + self.phase
+                counted = [t for t in self.log if t >= start]
+                wait = start + self.window - now
+            else:
+                counted = [t for t in self.log if t > now - self.window]
+                wait = counted[0] + self.window - now if counted else 0.0
+            wait = 0.0 if len(counted) < self.limit else wait
+            self.log += [now] if wait == 0 else []
+            left = self.limit - len(counted) - (1 if wait == 0 else 0)
+        headers = {"X-RateLimit-Limit-Tenant": str(self.limit),
+                   "X-RateLimit-Remaining-Tenant": str(max(left, 0))}  # fmt: skip
+        return headers, (max(1.0, float(-(-wait // 1))) if wait > 0 else None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_pacer_learns_how_the_server_counts_and_then_meets_no_429(kind, tmp_path):
+    from alohub_assets.api.rate_limit import QuotaPacer, SqliteQuotaStore
+
+    clock = [1000.0]
+    server = SimulatedServer(kind, phase=1003.0)
+
+    def run(requests: int) -> int:
+        pacer = QuotaPacer(SqliteQuotaStore(tmp_path / "q.sqlite3", "k"), clock=lambda: clock[0])
+        refused = 0
+        while requests:
+            ticket, _ = pacer.acquire(sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+            clock[0] += 0.01  # the round trip
+            headers, retry_after = server.answer(clock[0])
+            pacer.observe(ticket, headers, retry_after=retry_after)
+            if retry_after is None:
+                requests -= 1
+            else:
+                refused += 1
+                clock[0] += retry_after
+        return refused
+
+    assert run(40) <= 1  # at most the one probe that tells the kinds apart
+    with SqliteQuotaStore(tmp_path / "q.sqlite3", "k").transaction() as state:
+        assert state.kind == kind
+    clock[0] += 60
+    assert run(40) == 0  # a later run starts with the kind known
