@@ -9,7 +9,7 @@ bound is computed from its own count of successful list requests, as the sandbox
 
 from __future__ import annotations
 
-import statistics
+import math
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,11 +103,13 @@ def bench_window_kind(sizes: RateSizes, kind: str) -> Result:
     runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         state = str(Path(tmp) / "quota.sqlite3")
+        port: list[str] = []  # the steady run's server answers at the same URL: same quota
         for label in ("cold", "steady"):
             args = _sandbox_args(sizes, kind, sizes.limit, sizes.calls_per_day)
-            with sandbox_process(*args) as sandbox:
+            with sandbox_process(*args, *port) as sandbox:
                 run = _ours(sandbox.url, sizes, tempfile.mkdtemp(dir=tmp), state)
                 run["requests"], run["rate_limited_429"] = _served(sandbox)
+                port = ["--port", sandbox.url.rsplit(":", 1)[1]]
             runs[label] = run
         if _dlt_installed():
             with sandbox_process(
@@ -118,18 +120,19 @@ def bench_window_kind(sizes: RateSizes, kind: str) -> Result:
             runs["dlt"] = run
     for run in runs.values():
         run["bound"] = bound_seconds(run["requests"], sizes.limit, sizes.window_seconds, kind)
-        run["ratio"] = run["wall"] / run["bound"] if run["bound"] else float("nan")
+        run["ratio"] = run.get("fetch", run["wall"]) / run["bound"] if run["bound"] else math.nan
     cold, steady, dlt = runs["cold"], runs["steady"], runs.get("dlt")
     figures: dict[str, float | int | str] = {
         "limit": f"{sizes.limit} per {sizes.window_seconds:g} s",
         "calls": cold["calls"],
         "requests": cold["requests"],
         "bound s": round(cold["bound"], 1),
-        "wall beyond start-up s": round(cold["wall"], 1),
+        "ingest (raw_call_logs step) s": round(cold["fetch"], 1),
         "ratio to bound": round(cold["ratio"], 3),
         "429s": cold["rate_limited_429"],
-        "steady: wall s / ratio / 429s": (
-            f"{steady['wall']:.1f} / {steady['ratio']:.3f} / {steady['rate_limited_429']}"
+        "whole run beyond start-up s": round(cold["wall"], 1),
+        "steady: ingest s / ratio / 429s": (
+            f"{steady['fetch']:.1f} / {steady['ratio']:.3f} / {steady['rate_limited_429']}"
         ),
         "duplicates": max(cold["duplicates"], steady["duplicates"]),
     }
@@ -142,20 +145,22 @@ def bench_window_kind(sizes: RateSizes, kind: str) -> Result:
                 "dlt wall s (whole run)": round(dlt["wall"], 1),
                 "dlt ratio to its bound": round(dlt["ratio"], 3),
                 "dlt 429s": dlt["rate_limited_429"],
-                "ours / dlt wall": round(cold["wall"] / dlt["wall"], 3),
+                "ours (whole run) / dlt wall": round(cold["wall"] / dlt["wall"], 3),
             }
         )
         met = met and cold["wall"] <= dlt["wall"]
     note = (
         "Cold: a fresh pacer state, so the pacer learns how the server counts (at most one "
         "probe, which a window answers 429). Steady: a second run with the state the first one "
-        "left, on a fresh server of the same kind. Wall is beyond Dagster's start-up for the "
-        "pipeline (one partition of every asset: inbound and outbound pages, one count, "
-        "Parquet and the KPI mart) and the whole `pipeline.run` for dlt (one unfiltered read "
-        "with `callEndtime`, 100 rows a page, the page number in the body, stop on an empty "
-        "page, merge on callId, dlt's retries honouring Retry-After). Fixed windows here start "
-        "at the server's first request (`--window-origin first_request`), so each tool's first "
-        "request is at a window's start, the bound's case, and neither gains by phase."
+        "left, against a fresh server of the same kind at the same URL. Ingest is the "
+        "raw_call_logs step (every request of the day: inbound and outbound pages, one count), "
+        "from the run's event log; the whole run beyond Dagster's start-up adds call_logs and "
+        "the KPI mart. dlt's wall is its whole `pipeline.run` (one unfiltered read with "
+        "`callEndtime`, 100 rows a page, the page number in the body, stop on an empty page, "
+        "merge on callId, dlt's retries honouring Retry-After), compared with our whole run. "
+        "Fixed windows here start at the server's first request (`--window-origin "
+        "first_request`), so each tool's first request is at a window's start, the bound's "
+        "case, and neither gains by phase."
     )
     return Result(
         f"rate window: {kind}",
@@ -188,8 +193,10 @@ def bench_shared_quota(sizes: RateSizes) -> Result:
         with ThreadPoolExecutor(sizes.concurrent_runs) as pool:
             runs = list(pool.map(one, range(sizes.concurrent_runs)))
         requests, limited = _served(sandbox)
-    startup = statistics.median(r["startup"] for r in runs)
-    total = max(r["ended"] for r in runs) - min(r["started"] for r in runs) - startup
+    # Less one run's start-up: from the moment the first run was ready to send.
+    first_ready = min(runs, key=lambda r: r["ready"])
+    startup = first_ready["startup"]
+    total = max(r["ended"] for r in runs) - first_ready["ready"]
     bound = bound_seconds(requests, sizes.limit, sizes.window_seconds, "sliding")
     ratio = total / bound if bound else float("nan")
     share = limited / (requests + limited) if requests else 0.0
@@ -201,7 +208,7 @@ def bench_shared_quota(sizes: RateSizes) -> Result:
             "requests": requests,
             "bound s": round(bound, 1),
             "total less one start-up s": round(total, 1),
-            "one run's start-up s": round(startup, 2),
+            "first run's start-up s": round(startup, 2),
             "ratio to bound": round(ratio, 3),
             "429s": f"{limited} ({share:.1%})",
             "duplicates": sum(r["duplicates"] for r in runs),
@@ -273,8 +280,9 @@ def bench_fault_mix(sizes: RateSizes) -> Result:
                                   not in ("list:200", "list:429")),
             "429s": served.get("list:429", 0),
             "bound s": round(bound, 1),
-            "wall beyond start-up s": round(run["wall"], 1),
-            "ratio to bound": round(ratio, 3),
+            "ingest (raw_call_logs step) s": round(run["fetch"], 1),
+            "whole run beyond start-up s": round(run["wall"], 1),
+            "ratio to bound (whole run)": round(ratio, 3),
             "duplicates": run["duplicates"],
         },
         "ratio <= 1.5",

@@ -56,9 +56,10 @@ def ingest(
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()
+    fetch = 0.0
     for offset in range(days):
         day = date.fromisoformat(first_day) + timedelta(days=offset)
-        dg.materialize(
+        result = dg.materialize(
             ALL_ASSETS,
             selection=DAILY_PIPELINE,
             partition_key=day.isoformat(),
@@ -66,13 +67,27 @@ def ingest(
             instance=instance,
             run_config=quiet,
         )
+        fetch += _step_seconds(instance, result.run_id, "raw_call_logs")
     wall = time.perf_counter() - started
     with duckdb.connect(str(Path(data_dir) / "alohub.duckdb"), read_only=True) as con:
         calls, distinct = con.execute(
             "SELECT count(*), count(DISTINCT call_id) FROM call_logs"
         ).fetchone()
-    return {"wall": wall, "startup": startup, "calls": calls, "duplicates": calls - distinct,
-            "started": PROCESS_STARTED, "ready": ready, "ended": time.time()}  # fmt: skip
+    return {"wall": wall, "fetch": fetch, "startup": startup, "calls": calls,
+            "duplicates": calls - distinct, "started": PROCESS_STARTED, "ready": ready,
+            "ended": time.time()}  # fmt: skip
+
+
+def _step_seconds(instance, run_id: str, step_key: str) -> float:
+    """From the step's start to its success, as the run's event log recorded them."""
+    import dagster as dg
+
+    def at(kind) -> float:
+        records = instance.get_records_for_run(run_id, of_type=kind).records
+        return next(r.event_log_entry.timestamp for r in records
+                    if r.event_log_entry.step_key == step_key)  # fmt: skip
+
+    return at(dg.DagsterEventType.STEP_SUCCESS) - at(dg.DagsterEventType.STEP_START)
 
 
 def dlt_ingest(url: str, api_key: str, first_day: str, days: int, data_dir: str) -> dict:
