@@ -142,22 +142,24 @@ def bench_window_kind(sizes: RateSizes, kind: str) -> Result:
         figures.update(
             {
                 "dlt requests": dlt["requests"],
-                "dlt wall s (whole run)": round(dlt["wall"], 1),
+                "dlt ingest (extract) s": round(dlt["fetch"], 1),
                 "dlt ratio to its bound": round(dlt["ratio"], 3),
                 "dlt 429s": dlt["rate_limited_429"],
-                "ours (whole run) / dlt wall": round(cold["wall"] / dlt["wall"], 3),
+                "ingest, ours / dlt": round(cold["fetch"] / dlt["fetch"], 3),
+                "whole run, ours / dlt": round(cold["wall"] / dlt["wall"], 3),
             }
         )
-        met = met and cold["wall"] <= dlt["wall"]
+        met = met and cold["fetch"] <= dlt["fetch"] and steady["fetch"] <= dlt["fetch"]
     note = (
         "Cold: a fresh pacer state, so the pacer learns how the server counts (at most one "
         "probe, which a window answers 429). Steady: a second run with the state the first one "
         "left, against a fresh server of the same kind at the same URL. Ingest is the "
         "raw_call_logs step (every request of the day: inbound and outbound pages, one count), "
         "from the run's event log; the whole run beyond Dagster's start-up adds call_logs and "
-        "the KPI mart. dlt's wall is its whole `pipeline.run` (one unfiltered read with "
+        "the KPI mart. dlt (`pipeline.run` in its three steps: one unfiltered read with "
         "`callEndtime`, 100 rows a page, the page number in the body, stop on an empty page, "
-        "merge on callId, dlt's retries honouring Retry-After), compared with our whole run. "
+        "merge on callId, dlt's retries honouring Retry-After): its extract step is its ingest, "
+        "its whole run (normalize and load into DuckDB too) is compared with our whole run. "
         "Fixed windows here start at the server's first request (`--window-origin "
         "first_request`), so each tool's first request is at a window's start, the bound's "
         "case, and neither gains by phase."
