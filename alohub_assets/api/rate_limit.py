@@ -54,8 +54,7 @@ class QuotaState:
     kind: str = "unknown"
     sends: list[float] = field(default_factory=list)  # by every process sharing the state
     remaining: int | None = None  # the last Remaining the server reported...
-    observed_at: float = 0.0  # ...in the answer received at this moment
-    observed_sent: float = 0.0  # ...to the request sent at this moment (orders the answers)
+    observed_at: float = 0.0  # ...for the request sent at this moment
     blocked_until: float = 0.0  # a 429's Retry-After, honoured by all
     reset_at: float | None = None  # fixed: a send that saw the window reset (on or after it)
     probe_due: bool = True  # a probe may be sent when the quota is spent and the kind unknown
@@ -209,7 +208,7 @@ class QuotaPacer:
     def room(self, state: QuotaState, now: float) -> int:
         """Requests the server will take now, as far as the model knows."""
         limit, window, margin = state.limit or 0, self.window, self.margin
-        after_obs = sum(1 for t in state.sends if t > state.observed_sent) + state.unsure
+        after_obs = sum(1 for t in state.sends if t > state.observed_at) + state.unsure
         if state.kind == "token" and state.remaining is not None:
             refill = max(0.0, now - state.observed_at - margin) * limit / window
             return math.floor(min(limit, state.remaining + refill) - after_obs)
@@ -242,7 +241,7 @@ class QuotaPacer:
         candidates = {t + window + margin + 1e-6 for t in state.sends}
         candidates.add(state.observed_at + window + margin + 1e-6)
         if state.kind == "token" and state.remaining is not None and state.limit:
-            after_obs = sum(1 for t in state.sends if t > state.observed_sent) + state.unsure
+            after_obs = sum(1 for t in state.sends if t > state.observed_at) + state.unsure
             need = after_obs + 1 - state.remaining
             candidates.add(state.observed_at + margin + need * window / state.limit + 1e-6)
         if state.kind == "fixed" and state.reset_at is not None:
@@ -269,15 +268,12 @@ class QuotaPacer:
             if retry_after is not None:
                 self._learn_from_429(state, ticket, now, retry_after)
                 return
-            # The server counted the request somewhere between its sending and now: the log
-            # keeps the later moment, so a busy machine's delays never make us early.
-            _move(state.sends, ticket.sent_at, now)
-            if remaining is None or ticket.sent_at < state.observed_sent:
+            if remaining is None or ticket.sent_at < state.observed_at:
                 return
             if state.kind == "unknown" and (ticket.probe or state.expect_jump):
                 self._classify(state, ticket, remaining)
             state.remaining = remaining
-            state.observed_at, state.observed_sent = now, ticket.sent_at
+            state.observed_at = ticket.sent_at
             state.unsure = sum(1 for t in state.pending if t <= ticket.sent_at)
             state.promised_at = None
 
@@ -299,8 +295,8 @@ class QuotaPacer:
                 state.expect_jump = True
         elif not ticket.probe and state.kind in ("fixed", "token"):
             state.kind, state.probe_due, state.reset_at = "unknown", True, None
-        if ticket.sent_at >= state.observed_sent:
-            state.remaining, state.observed_at, state.observed_sent = 0, now, ticket.sent_at
+        if ticket.sent_at >= state.observed_at:
+            state.remaining, state.observed_at = 0, ticket.sent_at
             state.unsure = sum(1 for t in state.pending if t <= ticket.sent_at)
         state.promised_at = state.blocked_until
 
@@ -314,14 +310,9 @@ class QuotaPacer:
         if remaining <= limit - 1 - surely_counted:
             state.probe_due = True  # what a sliding window gives too: ask again next time
         elif remaining >= limit / 2:
-            state.kind, state.reset_at = "fixed", self.clock()
+            state.kind, state.reset_at = "fixed", ticket.sent_at
         else:
             state.kind = "token"
-
-
-def _move(times: list[float], moment: float, to: float) -> None:
-    if moment in times:
-        times[times.index(moment)] = to
 
 
 def _remove(times: list[float], moment: float) -> None:
