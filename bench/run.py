@@ -285,7 +285,7 @@ def render(sections: dict[str, list[Result]], started: datetime, elapsed: float)
     lines = [
         "# Benchmarks",
         "",
-        f"Made by `make bench` at commit {_commit()} on {started:%Y-%m-%d %H:%M} UTC in "
+        f"Made by `{_command()}` at commit {_commit()} on {started:%Y-%m-%d %H:%M} UTC in "
         f"{elapsed / 60:.1f} min. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, dagster {version('dagster')}, duckdb {version('duckdb')}, "
         f"pyarrow {version('pyarrow')}, httpx {version('httpx')}"
@@ -303,6 +303,12 @@ def render(sections: dict[str, list[Result]], started: datetime, elapsed: float)
         if notes:
             lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _command() -> str:
+    """What made the file: `make bench` runs ``python -m bench.run`` with no arguments."""
+    args = [a for a in sys.argv[1:] if not a.startswith("--output")]
+    return "make bench" if not args else " ".join(["python -m bench.run", *args])
 
 
 def _commit() -> str:
