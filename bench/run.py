@@ -307,7 +307,11 @@ def render(sections: dict[str, list[Result]], started: datetime, elapsed: float)
 
 def _command() -> str:
     """What made the file: `make bench` runs ``python -m bench.run`` with no arguments."""
-    args = [a for a in sys.argv[1:] if not a.startswith("--output")]
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if not skip and not arg.startswith("--output"):
+            args.append(arg)
+        skip = arg == "--output"
     return "make bench" if not args else " ".join(["python -m bench.run", *args])
 
 
