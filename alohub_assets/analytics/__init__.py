@@ -1,0 +1,1 @@
+"""Call-center models with no Dagster and no storage: plain functions over numbers."""
