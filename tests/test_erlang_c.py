@@ -82,3 +82,28 @@ def test_many_intervals_at_once_equal_one_at_a_time():
             (one.agents, one.service_level, one.asa_seconds, one.occupancy)
         )
         assert agents[i] == reference_required(traffic[i], aht[i], 20, 0.8, 0.85)
+
+
+def test_the_sql_function_gives_the_same_figures_and_null_for_null():
+    import duckdb
+
+    from alohub_assets.analytics.erlang_c import register_in_duckdb
+
+    con = duckdb.connect()
+    register_in_duckdb(con)
+    rows = con.execute(
+        "SELECT a, erlang_c_staffing(a, 180.0, 20, 0.8, 0.85) AS s "
+        "FROM (VALUES (10.0), (NULL), (300.5)) AS t(a) ORDER BY a NULLS LAST"
+    ).fetchall()
+    for a, sized in rows[:2]:
+        one = required_agents(float(a), 180)
+        assert sized == pytest.approx(
+            {
+                "agents": one.agents,
+                "service_level": one.service_level,
+                "asa_seconds": one.asa_seconds,
+                "occupancy": one.occupancy,
+            }
+        )
+    assert rows[0][1]["agents"] == 14
+    assert rows[2] == (None, None)

@@ -18,7 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,53 @@ def size_intervals(
             out_occ[done] = occ[done]
             todo &= ~done
     return agents, out_c, out_sl, out_asa, out_occ
+
+
+#: The SQL name of ``size_intervals`` once ``register_in_duckdb`` has run on a connection.
+SQL_FUNCTION = "erlang_c_staffing"
+
+
+def register_in_duckdb(con: duckdb.DuckDBPyConnection) -> None:
+    """Makes ``erlang_c_staffing(traffic, aht, target_seconds, target_level, max_occupancy)``
+    callable in SQL: a vectorized (Arrow) function returning a struct of ``agents``,
+    ``service_level``, ``asa_seconds``, ``occupancy``; null in, null out."""
+
+    def staffing(
+        traffic: pa.Array,
+        aht: pa.Array,
+        target_seconds: pa.Array,
+        target_level: pa.Array,
+        max_occupancy: pa.Array,
+    ) -> pa.StructArray:
+        targets = (target_seconds, target_level, max_occupancy)
+        if len(traffic) == 0:
+            agents, sl, asa, occ = np.array([], dtype=np.int64), *[np.array([])] * 3
+        else:
+            if any(len(pc.unique(t)) != 1 or t.null_count for t in targets):
+                raise ValueError(f"{SQL_FUNCTION}: the three targets must be constants")
+            agents, _, sl, asa, occ = size_intervals(
+                traffic.to_numpy(zero_copy_only=False),
+                aht.to_numpy(zero_copy_only=False),
+                *(t[0].as_py() for t in targets),
+            )
+        return pa.StructArray.from_arrays(
+            [
+                pa.array(agents, mask=agents < 0),
+                pa.array(sl, from_pandas=True),
+                pa.array(asa, from_pandas=True),
+                pa.array(occ, from_pandas=True),
+            ],
+            names=["agents", "service_level", "asa_seconds", "occupancy"],
+        )
+
+    result = duckdb.struct_type(
+        {
+            "agents": "BIGINT",
+            "service_level": "DOUBLE",
+            "asa_seconds": "DOUBLE",
+            "occupancy": "DOUBLE",
+        }
+    )
+    con.create_function(
+        SQL_FUNCTION, staffing, ["DOUBLE"] * 5, result, type="arrow", side_effects=False
+    )
