@@ -5,6 +5,7 @@ import dagster as dg
 from alohub_assets.assets import ALL_ASSETS
 from alohub_assets.jobs import call_recordings_job, daily_call_logs_job
 from alohub_assets.resources import (
+    KpiSettingsResource,
     RecordingPolicyResource,
     alohub_resource_from_env,
     warehouse_resource_from_env,
@@ -24,5 +25,6 @@ defs = dg.Definitions(
         "alohub": alohub_resource_from_env(),
         "warehouse": warehouse_resource_from_env(),
         "recording_policy": RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     },
 )

@@ -25,11 +25,12 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
     from alohub_assets.assets import PIPELINE_ASSETS
-    from alohub_assets.resources import AloHubResource, WarehouseResource
+    from alohub_assets.resources import AloHubResource, KpiSettingsResource, WarehouseResource
 
     resources = {
         "alohub": AloHubResource(base_url=base_url, api_key=DEFAULT_API_KEY),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
+        "kpi_settings": KpiSettingsResource(),
     }
     instance = dg.DagsterInstance.get()
     for number, day in enumerate(days, start=1):

@@ -28,13 +28,14 @@ def ingest(
     import dagster as dg
 
     from alohub_assets.assets import PIPELINE_ASSETS
-    from alohub_assets.resources import AloHubResource, WarehouseResource
+    from alohub_assets.resources import AloHubResource, KpiSettingsResource, WarehouseResource
 
     instance = dg.DagsterInstance.ephemeral()
     startup = time.perf_counter() - started
     resources = {
         "alohub": AloHubResource(base_url=url, api_key=api_key, rate_window_seconds=window_seconds),
         "warehouse": WarehouseResource(data_dir=data_dir),
+        "kpi_settings": KpiSettingsResource(),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()

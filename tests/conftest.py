@@ -85,6 +85,7 @@ def pipeline_assets():
 def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **alohub) -> dict:
     from alohub_assets.resources import (
         AloHubResource,
+        KpiSettingsResource,
         RecordingPolicyResource,
         WarehouseResource,
     )
@@ -95,6 +96,7 @@ def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **aloh
         "alohub": AloHubResource(base_url=sandbox.url, **alohub),
         "warehouse": WarehouseResource(data_dir=str(data_dir), lock_timeout_seconds=60),
         "recording_policy": recording_policy or RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     }
 
 

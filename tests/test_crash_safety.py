@@ -16,7 +16,7 @@ import pytest
 
 from alohub_assets.assets.mart import daily_call_metrics
 from alohub_assets.records import local_day_window
-from alohub_assets.resources import WarehouseResource
+from alohub_assets.resources import KpiSettingsResource, WarehouseResource
 from tests.conftest import API_KEY, DAY, materialize_day
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +145,8 @@ def test_a_notebook_holding_the_file_makes_the_writer_wait_then_name_it(sandbox,
             [daily_call_metrics],
             partition_key=DAY.isoformat(),
             resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=2)
+                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=2),
+                "kpi_settings": KpiSettingsResource(),
             },
             raise_on_error=False,
         )
@@ -163,7 +164,8 @@ def test_a_notebook_holding_the_file_makes_the_writer_wait_then_name_it(sandbox,
             [daily_call_metrics],
             partition_key=DAY.isoformat(),
             resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=60)
+                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=60),
+                "kpi_settings": KpiSettingsResource(),
             },
         )
     finally:

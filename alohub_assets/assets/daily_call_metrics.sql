@@ -6,6 +6,8 @@
 --   answer_rate     = answered / offered
 --   abandon_rate    = abandoned / (offered - short abandoned)
 --   service_level   = answered with waiting_seconds <= T / (offered - short abandoned)
+--   wait_pNN_seconds = continuous percentile (quantile_cont) of waiting_seconds of answered calls
+--   avg_abandon_seconds = mean waiting_seconds of abandoned calls
 -- A rate whose denominator is 0 is null.
 
 -- name: delete
@@ -28,7 +30,12 @@ WITH counts AS (
         avg(waiting_seconds) AS avg_wait_seconds,
         avg(waiting_seconds) FILTER (WHERE answered) AS asa_seconds,
         max(waiting_seconds) AS max_wait_seconds,
-        avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
+        avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds,
+        quantile_cont(waiting_seconds, [0.5, 0.9, 0.95]) FILTER (WHERE answered)
+            AS answered_wait_percentiles,
+        avg(waiting_seconds) FILTER (
+            WHERE NOT answered AND waiting_seconds >= $short_abandon_seconds
+        ) AS avg_abandon_seconds
     FROM read_parquet($call_logs, hive_partitioning = false)
     WHERE call_date = $day
     GROUP BY call_date, direction
@@ -46,7 +53,11 @@ SELECT
     avg_wait_seconds,
     asa_seconds,
     max_wait_seconds,
-    avg_talk_seconds
+    avg_talk_seconds,
+    answered_wait_percentiles[1] AS wait_p50_seconds,
+    answered_wait_percentiles[2] AS wait_p90_seconds,
+    answered_wait_percentiles[3] AS wait_p95_seconds,
+    avg_abandon_seconds
 FROM counts
 ORDER BY direction;
 

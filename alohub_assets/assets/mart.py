@@ -11,27 +11,15 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from pydantic import Field
 
 from alohub_assets.partitions import daily_partitions, partition_day
-from alohub_assets.resources import WarehouseResource
+from alohub_assets.resources import KpiSettingsResource, WarehouseResource
 from alohub_assets.sql import load_statements
 from alohub_assets.warehouse import Warehouse, failpoint
 
 HERE = Path(__file__).parent
 DUCKDB_POOL = "duckdb"
 MART_TABLES = ("daily_call_metrics", "agent_daily_load", "hourly_call_volume")
-
-
-class CallMetricsConfig(dg.Config):
-    """Thresholds of the queue KPIs; the defaults are the common vendor defaults."""
-
-    short_abandon_seconds: int = Field(
-        default=5, description="unanswered calls that waited less are short abandons"
-    )
-    service_level_seconds: int = Field(
-        default=20, description="answered within this many seconds (inclusive) meets the target"
-    )
 
 
 def ensure_mart(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
@@ -118,13 +106,16 @@ MART_ASSET_ARGS = dict(
     ],
 )
 def daily_call_metrics(
-    context: dg.AssetExecutionContext, config: CallMetricsConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    kpi_settings: KpiSettingsResource,
 ) -> dg.MaterializeResult:
-    """Queue KPIs per day and direction: answer and abandon rates, service level, waits, talk."""
+    """Queue KPIs per day and direction: answer and abandon rates, service level, waits (mean,
+    percentiles, before abandoning), talk."""
     day = partition_day(context)
     params = {
-        "short_abandon_seconds": config.short_abandon_seconds,
-        "service_level_seconds": config.service_level_seconds,
+        "short_abandon_seconds": kpi_settings.short_abandon_seconds,
+        "service_level_seconds": kpi_settings.service_level_seconds,
     }
     rows = build_mart_table(warehouse, "daily_call_metrics", day, params)
     sql = load_statements(HERE / "daily_call_metrics.sql")
@@ -137,8 +128,8 @@ def daily_call_metrics(
         metadata={
             "dagster/row_count": rows,
             "preview": dg.MetadataValue.md(_markdown_table(columns, preview_rows)),
-            "short_abandon_seconds": config.short_abandon_seconds,
-            "service_level_seconds": config.service_level_seconds,
+            "short_abandon_seconds": kpi_settings.short_abandon_seconds,
+            "service_level_seconds": kpi_settings.service_level_seconds,
         },
         check_results=[
             dg.AssetCheckResult(

@@ -15,8 +15,17 @@ CREATE TABLE IF NOT EXISTS daily_call_metrics (
     avg_wait_seconds DOUBLE,
     asa_seconds DOUBLE,
     max_wait_seconds INTEGER,
-    avg_talk_seconds DOUBLE
+    avg_talk_seconds DOUBLE,
+    wait_p50_seconds DOUBLE,
+    wait_p90_seconds DOUBLE,
+    wait_p95_seconds DOUBLE,
+    avg_abandon_seconds DOUBLE
 );
+-- A mart made before the wait percentiles existed gets them (null for the days built then).
+ALTER TABLE daily_call_metrics ADD COLUMN IF NOT EXISTS wait_p50_seconds DOUBLE;
+ALTER TABLE daily_call_metrics ADD COLUMN IF NOT EXISTS wait_p90_seconds DOUBLE;
+ALTER TABLE daily_call_metrics ADD COLUMN IF NOT EXISTS wait_p95_seconds DOUBLE;
+ALTER TABLE daily_call_metrics ADD COLUMN IF NOT EXISTS avg_abandon_seconds DOUBLE;
 CREATE TABLE IF NOT EXISTS agent_daily_load (
     date DATE NOT NULL,
     agent_id VARCHAR NOT NULL,
@@ -35,6 +44,53 @@ CREATE TABLE IF NOT EXISTS hourly_call_volume (
     offered_calls BIGINT NOT NULL,
     answered_calls BIGINT NOT NULL,
     avg_wait_seconds DOUBLE
+);
+CREATE TABLE IF NOT EXISTS interval_call_metrics (
+    date DATE NOT NULL,
+    interval_start TIMESTAMP WITH TIME ZONE NOT NULL,
+    direction VARCHAR NOT NULL,
+    offered_calls BIGINT NOT NULL,
+    answered_calls BIGINT NOT NULL,
+    abandoned_calls BIGINT NOT NULL,
+    short_abandoned_calls BIGINT NOT NULL,
+    answered_within_sl BIGINT NOT NULL,
+    service_level DOUBLE,
+    avg_wait_seconds DOUBLE,
+    wait_p90_seconds DOUBLE,
+    avg_talk_seconds DOUBLE
+);
+CREATE TABLE IF NOT EXISTS staffing_requirements (
+    date DATE NOT NULL,
+    interval_start TIMESTAMP WITH TIME ZONE NOT NULL,
+    offered_calls BIGINT NOT NULL,
+    aht_seconds DOUBLE,
+    traffic_erlangs DOUBLE,
+    required_agents BIGINT,
+    expected_service_level DOUBLE,
+    expected_asa_seconds DOUBLE,
+    occupancy DOUBLE,
+    agents_active BIGINT NOT NULL,
+    staffing_gap BIGINT
+);
+CREATE TABLE IF NOT EXISTS repeat_callers (
+    date DATE NOT NULL,
+    inbound_calls BIGINT NOT NULL,
+    distinct_callers BIGINT NOT NULL,
+    repeat_calls_24h BIGINT NOT NULL,
+    repeat_calls_7d BIGINT NOT NULL,
+    repeat_rate_24h DOUBLE,
+    repeat_rate_7d DOUBLE
+);
+CREATE TABLE IF NOT EXISTS abandon_callbacks (
+    date DATE NOT NULL,
+    abandoned_calls BIGINT NOT NULL,
+    callback_attempted_24h BIGINT NOT NULL,
+    recovered_24h BIGINT NOT NULL,
+    recovered_by_callback_24h BIGINT NOT NULL,
+    recovered_by_customer_24h BIGINT NOT NULL,
+    recovery_rate_24h DOUBLE,
+    median_minutes_to_recovery DOUBLE,
+    complete BOOLEAN NOT NULL
 );
 
 -- name: call_logs_view
