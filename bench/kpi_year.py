@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from alohub_assets.sql import load_statements
+from alohub_assets.storage.sql import load_statements
 
 ROOT = Path(__file__).resolve().parents[1]
-CALL_LOGS_SQL = ROOT / "alohub_assets" / "assets" / "call_logs.sql"
+CALL_LOGS_SQL = ROOT / "alohub_assets" / "defs" / "ingest" / "call_logs.sql"
 FIRST_DAY = date(2025, 1, 1)
 HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
 CUSTOMERS = 60_000  # pool of returning customers' numbers

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from alohub_assets.analytics.erlang_c import (
+from alohub_assets.storage.erlang_c import (
     asa_seconds,
     required_agents,
     service_level,
@@ -87,7 +87,7 @@ def test_many_intervals_at_once_equal_one_at_a_time():
 def test_the_sql_function_gives_the_same_figures_and_null_for_null():
     import duckdb
 
-    from alohub_assets.analytics.erlang_c import register_in_duckdb
+    from alohub_assets.storage.erlang_c import register_in_duckdb
 
     con = duckdb.connect()
     register_in_duckdb(con)

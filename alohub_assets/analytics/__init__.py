@@ -1,1 +1,0 @@
-"""Call-center models with no Dagster and no storage: plain functions over numbers."""

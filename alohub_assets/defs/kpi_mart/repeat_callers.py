@@ -1,0 +1,45 @@
+"""``repeat_callers``: inbound calls whose customer called within the 24 h / 7 days before.
+
+The date's row reads ``call_logs`` of the date and of the 7 days before it (a time-window
+partition mapping), so a materialization of any of those days marks the row stale and the
+automation that follows updated dependencies brings it up to date.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from alohub_assets.defs.kpi_mart.build import KPI_ASSET_ARGS, build_kpi_partition, kpi_metadata
+from alohub_assets.defs.kpi_mart.call_logs_window import call_logs_window
+from alohub_assets.defs.partitions import partition_day
+from alohub_assets.defs.resources import WarehouseResource
+
+LOOKBACK_DAYS = 7
+#: call_logs of D-7..D make repeat_callers of D.
+LOOKBACK = dg.TimeWindowPartitionMapping(
+    start_offset=-LOOKBACK_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+
+
+@dg.asset(**{**KPI_ASSET_ARGS, "deps": [dg.AssetDep("call_logs", partition_mapping=LOOKBACK)]})
+def repeat_callers(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per day: inbound calls with a customer number, distinct callers, and the calls whose
+    customer had called within the 24 h / 7 days before (first-contact resolution proxy)."""
+    day = partition_day(context)
+    window = [day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1)]
+    files, missing = call_logs_window(warehouse.get_warehouse(), day, window)
+    if missing:
+        context.log.warning(
+            f"repeat_callers {day}: no call_logs for {', '.join(map(str, missing))}; repeats "
+            "reaching back to those days count once they are loaded"
+        )
+    rows, file = build_kpi_partition(context, warehouse, "repeat_callers", {"call_logs": files})
+    return dg.MaterializeResult(
+        metadata={
+            **kpi_metadata(rows, file),
+            "missing_days": dg.MetadataValue.json([d.isoformat() for d in missing]),
+            "lookback_complete": not missing,
+        }
+    )

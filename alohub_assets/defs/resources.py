@@ -1,0 +1,164 @@
+"""Dagster resources: the AloHub API and the data folder, configured from the environment."""
+
+import os
+
+import dagster as dg
+from pydantic import Field, field_validator
+
+from alohub_assets.api.client import (
+    DEFAULT_BASE_URL,
+    PAGE_SIZE,
+    RATE_WINDOW_SECONDS,
+    AloHubClient,
+    AloHubConfigError,
+    RetryPolicy,
+)
+from alohub_assets.storage.layout import DEFAULT_DATA_DIR, Warehouse, data_dir_from_env
+from alohub_assets.storage.recordings import RecordingPolicy
+
+#: The defaults live in the Dagster-free classes; the resources only expose them as settings.
+DEFAULT_RETRY = RetryPolicy()
+DEFAULT_RECORDING_POLICY = RecordingPolicy()
+
+MISSING_KEY_MESSAGE = (
+    "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
+    "(export ALOHUB_API_KEY=...; optionally ALOHUB_TENANT_ID and ALOHUB_BASE_URL), or run "
+    "`make demo` / `make dev`, which start the bundled sandbox and point the pipeline at it."
+)
+
+
+class AloHubResource(dg.ConfigurableResource):
+    """The AloHub call-report API. The key comes from ``ALOHUB_API_KEY`` as an ``EnvVar``, so
+    Dagster stores the variable's name, never its value, in run config and event logs."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="AloHub API base URL")
+    api_key: str | None = Field(default=None, description="X-Api-Key (scope 'report')")
+    tenant_id: str | None = Field(default=None, description="X-Tenant-ID, optional")
+    timeout_seconds: float = Field(default=30.0, description="per-request time-out")
+    max_retries: int = Field(
+        default=DEFAULT_RETRY.max_retries, description="retries of one request on 5xx/429/drops"
+    )
+    max_retry_seconds: float = Field(
+        default=DEFAULT_RETRY.max_retry_seconds, description="total retry time of one request"
+    )
+    retry_backoff_seconds: float = Field(
+        default=DEFAULT_RETRY.backoff_base_seconds,
+        description="first backoff; doubles per retry (with jitter) up to backoff_cap_seconds",
+    )
+    page_size: int = Field(default=PAGE_SIZE, description="rows asked per page")
+    rate_window_seconds: float = Field(
+        default=RATE_WINDOW_SECONDS, description="AloHub's rate-limit window (10 s per the vendor)"
+    )
+
+    def get_client(self) -> AloHubClient:
+        """A new client with its own counters; the caller closes it."""
+        if not self.api_key:
+            raise AloHubConfigError(MISSING_KEY_MESSAGE)
+        return AloHubClient(
+            self.api_key,
+            base_url=self.base_url,
+            tenant_id=self.tenant_id,
+            timeout_seconds=self.timeout_seconds,
+            retry=RetryPolicy(
+                max_retries=self.max_retries,
+                max_retry_seconds=self.max_retry_seconds,
+                backoff_base_seconds=self.retry_backoff_seconds,
+            ),
+            page_size=self.page_size,
+            rate_window_seconds=self.rate_window_seconds,
+        )
+
+
+def alohub_resource_from_env() -> AloHubResource:
+    """``ALOHUB_BASE_URL`` (default prod), ``ALOHUB_API_KEY``, ``ALOHUB_TENANT_ID`` (optional)."""
+    return AloHubResource(
+        base_url=os.getenv("ALOHUB_BASE_URL") or DEFAULT_BASE_URL,
+        api_key=dg.EnvVar("ALOHUB_API_KEY") if os.getenv("ALOHUB_API_KEY") else None,
+        tenant_id=dg.EnvVar("ALOHUB_TENANT_ID") if os.getenv("ALOHUB_TENANT_ID") else None,
+    )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The data folder (``ALOHUB_DATA_DIR``, default ``./data``): raw landing, Parquet
+    warehouse and the ``alohub.duckdb`` catalog."""
+
+    data_dir: str = Field(
+        default=DEFAULT_DATA_DIR, description="root of raw/, warehouse/ and alohub.duckdb"
+    )
+    pii_hmac_key: str | None = Field(
+        default=None,
+        description="ALOHUB_PII_HMAC_KEY: store caller, called, customer_names as HMAC-SHA256",
+    )
+
+    def get_warehouse(self) -> Warehouse:
+        return Warehouse.at(self.data_dir)
+
+
+def warehouse_resource_from_env() -> WarehouseResource:
+    """``ALOHUB_DATA_DIR`` (default ``./data``); ``ALOHUB_PII_HMAC_KEY`` (optional, an EnvVar)."""
+    return WarehouseResource(
+        data_dir=data_dir_from_env(),
+        pii_hmac_key=dg.EnvVar("ALOHUB_PII_HMAC_KEY") if os.getenv("ALOHUB_PII_HMAC_KEY") else None,
+    )
+
+
+class RecordingPolicyResource(dg.ConfigurableResource):
+    """How the recording sensor and ``call_recordings`` go back for missing recording URLs."""
+
+    max_attempts: int = Field(
+        default=DEFAULT_RECORDING_POLICY.max_attempts,
+        description="detail requests per call before gave_up",
+    )
+    backoff_minutes: list[float] = Field(
+        default=[s / 60 for s in DEFAULT_RECORDING_POLICY.backoff_seconds],
+        description="wait after the 1st, 2nd, ... attempt; the last value repeats",
+    )
+    scan_days: int = Field(default=7, description="how many recent partitions the sensor scans")
+
+    def get_policy(self) -> RecordingPolicy:
+        return RecordingPolicy(
+            max_attempts=self.max_attempts,
+            backoff_seconds=tuple(max(0, round(m * 60)) for m in self.backoff_minutes),
+        )
+
+
+class KpiSettingsResource(dg.ConfigurableResource):
+    """Every threshold of the KPI tables in one place (vendors differ: they are settings, not
+    constants). The defaults reproduce ``daily_call_metrics`` as first defined."""
+
+    service_level_seconds: int = Field(
+        default=20, description="answered within this many seconds (inclusive) meets the target"
+    )
+    short_abandon_seconds: int = Field(
+        default=5, description="unanswered calls that waited less are short abandons"
+    )
+    interval_minutes: int = Field(
+        default=30, description="interval length of interval_call_metrics and staffing: 15, 30, 60"
+    )
+    after_call_work_seconds: float = Field(
+        default=0.0, ge=0, description="added to mean talk time to make the staffing AHT"
+    )
+    service_level_target: float = Field(
+        default=0.8, gt=0, lt=1, description="share of calls to answer within the threshold"
+    )
+    max_occupancy: float = Field(
+        default=0.85, gt=0, le=1, description="highest traffic / agents the staffing accepts"
+    )
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _whole_intervals_of_an_hour(cls, value: int) -> int:
+        if value not in (15, 30, 60):
+            raise ValueError(f"interval_minutes must be 15, 30 or 60, not {value}")
+        return value
+
+    def sql_parameters(self) -> dict[str, int | float]:
+        """The settings as the KPI SQL's named parameters (``$service_level_seconds``...)."""
+        return {
+            "service_level_seconds": self.service_level_seconds,
+            "short_abandon_seconds": self.short_abandon_seconds,
+            "interval_minutes": self.interval_minutes,
+            "after_call_work_seconds": float(self.after_call_work_seconds),
+            "service_level_target": self.service_level_target,
+            "max_occupancy": self.max_occupancy,
+        }
