@@ -6,18 +6,16 @@ says ``complete = false``; its arrival marks the row stale, and the automation t
 updated dependencies brings it up to date.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from alohub_assets.defs.kpi_mart.build import KPI_ASSET_ARGS, build_kpi_partition, kpi_metadata
-from alohub_assets.defs.kpi_mart.call_logs_window import call_logs_window
+from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
 from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
 #: call_logs of D and D+1 make abandon_callbacks of D.
 WITH_NEXT_DAY = dg.TimeWindowPartitionMapping(
-    start_offset=0, end_offset=1, allow_nonexistent_upstream_partitions=True
+    *WINDOWS["abandon_callbacks"], allow_nonexistent_upstream_partitions=True
 )
 
 
@@ -30,18 +28,14 @@ def abandon_callbacks(
     """Per day: abandoned inbound calls with a customer number, how many we tried to call back
     and how many were recovered within 24 h (by our callback or the customer's next call)."""
     day = partition_day(context)
-    files, missing = call_logs_window(warehouse.get_warehouse(), day, [day, day + timedelta(1)])
-    complete = not missing
+    inputs, missing = kpi_inputs(warehouse.get_warehouse(), "abandon_callbacks", day)
     rows, file = build_kpi_partition(
-        context,
-        warehouse,
-        "abandon_callbacks",
-        {"call_logs": files, "complete": complete, **kpi_settings.sql_parameters()},
+        context, warehouse, "abandon_callbacks", {**kpi_settings.sql_parameters(), **inputs}
     )
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),
-            "complete": complete,
+            "complete": inputs["complete"],
             "missing_days": dg.MetadataValue.json([d.isoformat() for d in missing]),
         }
     )

@@ -5,19 +5,16 @@ partition mapping), so a materialization of any of those days marks the row stal
 automation that follows updated dependencies brings it up to date.
 """
 
-from datetime import timedelta
-
 import dagster as dg
 
 from alohub_assets.defs.kpi_mart.build import KPI_ASSET_ARGS, build_kpi_partition, kpi_metadata
-from alohub_assets.defs.kpi_mart.call_logs_window import call_logs_window
+from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
 from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import WarehouseResource
 
-LOOKBACK_DAYS = 7
 #: call_logs of D-7..D make repeat_callers of D.
 LOOKBACK = dg.TimeWindowPartitionMapping(
-    start_offset=-LOOKBACK_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+    *WINDOWS["repeat_callers"], allow_nonexistent_upstream_partitions=True
 )
 
 
@@ -28,14 +25,13 @@ def repeat_callers(
     """Per day: inbound calls with a customer number, distinct callers, and the calls whose
     customer had called within the 24 h / 7 days before (first-contact resolution proxy)."""
     day = partition_day(context)
-    window = [day - timedelta(days=n) for n in range(LOOKBACK_DAYS, -1, -1)]
-    files, missing = call_logs_window(warehouse.get_warehouse(), day, window)
+    inputs, missing = kpi_inputs(warehouse.get_warehouse(), "repeat_callers", day)
     if missing:
         context.log.warning(
             f"repeat_callers {day}: no call_logs for {', '.join(map(str, missing))}; repeats "
             "reaching back to those days count once they are loaded"
         )
-    rows, file = build_kpi_partition(context, warehouse, "repeat_callers", {"call_logs": files})
+    rows, file = build_kpi_partition(context, warehouse, "repeat_callers", inputs)
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),
