@@ -1,7 +1,7 @@
 """AloHub call-report API client: paging, retries, throttling and typed errors.
 
 Pure Python (httpx), no Dagster import, so notebooks and scripts can use it too. The traps it
-handles come from the vendor document (``../shared/alohub-api``): the window end is spelled
+handles come from the vendor's call-report document (summarized in ``docs/architecture.md``): the window end is spelled
 ``callEndtime``; ``totalRecord`` counts every matching row, repeats included; a server may cap
 ``limit``; rate limits are per 10 s window and announced in ``X-RateLimit-*`` headers.
 """

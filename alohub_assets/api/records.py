@@ -85,11 +85,6 @@ def parse_alohub_time(value: str | None) -> datetime | None:
         raise RecordParseError(f"time {value!r} is not dd/MM/yyyy HH:mm:ss") from exc
 
 
-def format_alohub_time(instant: datetime) -> str:
-    """An instant as AloHub writes it: local UTC+7 wall time, no offset."""
-    return instant.astimezone(ICT).strftime(ALOHUB_TIME_FORMAT)
-
-
 def format_iso_ict(instant: datetime) -> str:
     """An instant as the list filter wants it: ISO 8601 with the ``+07:00`` offset."""
     if instant.tzinfo is None:
