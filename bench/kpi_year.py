@@ -9,13 +9,20 @@ a pool of returning customers written in several number formats, outbound calls 
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 
 from alohub_assets.storage.sql import load_statements
+from bench.common import median, run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL_LOGS_SQL = ROOT / "alohub_assets" / "defs" / "ingest" / "call_logs.sql"
@@ -121,3 +128,85 @@ def synthesize_call_logs(data_dir: Path, first_day: date, days: int, calls: int)
         )
     con.close()
     return time.perf_counter() - started
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def write_report(path: Path, days: int, calls: int, synth_seconds: float, runs: list[dict]) -> str:
+    full = median([r["full"] for r in runs])
+    one = median([r["one_day"] for r in runs])
+    cpu = median([r["full_cpu"] for r in runs])
+    one_cpu = median([r["one_day_cpu"] for r in runs])
+    load = os.getloadavg()
+    met = full <= 15 and one <= 1
+    tables = sorted(runs[0]["per_table"])
+    lines = [
+        "# Benchmark: a year of every KPI table",
+        "",
+        f"Made by `python -m bench.kpi_year` at commit {_commit()} on "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {platform.machine()}, "
+        f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"(1 / 5 / 15 min) when it finished; Python {platform.python_version()}, "
+        f"duckdb {version('duckdb')}, dagster {version('dagster')}.",
+        "",
+        f"Input: {days} days x {calls:,} calls of synthetic `call_logs` Parquet "
+        f"({runs[0]['offered']:,} calls, written in {synth_seconds:.1f} s by DuckDB, not "
+        "timed). Every KPI table (`defs/kpi_mart/*.sql`) is rebuilt as a single-run backfill "
+        "builds it (one query per table for every day, one Parquet file per day), then one "
+        "day as a daily run builds it; default KPI settings. Each figure is the median of "
+        f"{len(runs)} run(s) in a fresh process; CPU seconds count every thread.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+        f"| full rebuild, wall s | {full:.2f} | <= 15 | {'yes' if full <= 15 else '**no**'} |",
+        f"| full rebuild, CPU s | {cpu:.2f} | | |",
+        f"| one day, wall s | {one:.3f} | <= 1 | {'yes' if one <= 1 else '**no**'} |",
+        f"| one day, CPU s | {one_cpu:.3f} | | |",
+        f"| peak memory MB | {median([r['peak_rss_mb'] for r in runs]):.0f} | | |",
+        "",
+        "Full rebuild by table (wall s, first run):",
+        "",
+        "| table | s |",
+        "|---|---|",
+        *[f"| `{t}` | {runs[0]['per_table'][t]} |" for t in tables],
+        "",
+        "Targets met."
+        if met
+        else "Targets **not** met in this run (see the load average: the "
+        "machine is shared; CPU seconds above wall seconds mean both cores were busy).",
+        "",
+    ]
+    text = "\n".join(lines)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks-kpi-year.md")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as data_dir:
+        synth = synthesize_call_logs(Path(data_dir), FIRST_DAY, args.days, args.calls)
+        runs = [
+            run_worker("mart_rebuild", data_dir=data_dir, first_day=str(FIRST_DAY), days=args.days)
+            for _ in range(args.repeats)
+        ]
+    print(write_report(args.output, args.days, args.calls, synth, runs))
+
+
+if __name__ == "__main__":
+    main()

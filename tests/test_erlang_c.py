@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from alohub_assets.storage.erlang_c import (
     asa_seconds,
     required_agents,
     service_level,
-    size_intervals,
     wait_probability,
 )
 
@@ -70,18 +68,14 @@ def test_occupancy_cap_and_targets_are_settings():
     assert strict.agents == reference_required(10.0, 180, 10, 0.95, 0.85) > 14
 
 
-def test_many_intervals_at_once_equal_one_at_a_time():
-    traffic = np.array([0.0, 0.05, 3.3, 10.0, 96.2, np.nan, 250.0])
-    aht = np.array([0.0, 180.0, 150.0, 180.0, 171.4, 200.0, 300.0])
-    agents, c, sl, asa, occ = size_intervals(traffic, aht, 20, 0.8, 0.85)
-    assert agents[0] == 1 and sl[0] == 1.0 and occ[0] == 0.0  # no traffic: one agent, idle
-    assert agents[5] == -1 and np.isnan(sl[5])  # unknown traffic: no answer, no crash
-    for i in (1, 2, 3, 4, 6):
-        one = required_agents(traffic[i], aht[i])
-        assert (agents[i], sl[i], asa[i], occ[i]) == pytest.approx(
-            (one.agents, one.service_level, one.asa_seconds, one.occupancy)
-        )
-        assert agents[i] == reference_required(traffic[i], aht[i], 20, 0.8, 0.85)
+def test_no_traffic_needs_one_idle_agent_and_bad_input_is_refused():
+    idle = required_agents(0.0, 0.0)
+    assert (idle.agents, idle.service_level, idle.occupancy) == (1, 1.0, 0.0)
+    for traffic, aht in ((-1.0, 180.0), (float("nan"), 180.0)):
+        with pytest.raises(ValueError):
+            required_agents(traffic, aht)
+    with pytest.raises(ValueError):
+        required_agents(10.0, 180.0, target_level=1.0)
 
 
 def test_the_sql_function_gives_the_same_figures_and_null_for_null():

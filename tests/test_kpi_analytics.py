@@ -39,7 +39,8 @@ def table(data_dir, name: str, day: date | None = None) -> list[dict]:
     with duckdb.connect(str(data_dir / "alohub.duckdb"), read_only=True) as con:
         con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
         where = "" if day is None else f" WHERE date = DATE '{day}'"
-        cursor = con.execute(f"SELECT * FROM {name}{where}")  # noqa: S608 (test's own names)
+        query = f"SELECT * FROM {name}{where} ORDER BY ALL"  # noqa: S608 (test's own names)
+        cursor = con.execute(query)
         columns = [d[0] for d in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
@@ -204,3 +205,43 @@ def test_pii_option_gives_the_same_figures(sandbox, tmp_path):
         assert row["customer_number"] == (token.hexdigest() if customer else None)
     for name in ("daily_call_metrics", *ANALYTICS):
         assert table(hashed, name) == table(plain, name), name
+
+
+def test_a_range_of_days_in_one_run_equals_the_days_one_by_one(tmp_path):
+    """A backfill runs as one run (BackfillPolicy.single_run): one query per table for all its
+    days. Its files must be those that day-by-day runs write."""
+    from bench.kpi_year import synthesize_call_logs
+
+    first, days = date(2026, 3, 1), 4
+    last = first + timedelta(days=days - 1)
+    for folder in ("ranged", "daily"):
+        synthesize_call_logs(tmp_path / folder, first, days, 400)
+    kpi = [a for a in ALL_ASSETS if a.group_names_by_key[a.key] == "kpi_mart"]
+
+    def resources(folder: str) -> dict:
+        return {
+            "warehouse": WarehouseResource(data_dir=str(tmp_path / folder)),
+            "kpi_settings": KpiSettingsResource(),
+        }
+
+    result = dg.materialize(
+        kpi,
+        resources=resources("ranged"),
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+    )
+    assert result.success
+    assert len(result.get_asset_materialization_events()) == len(kpi) * days
+    for n in range(days):
+        day = first + timedelta(days=n)
+        dg.materialize(kpi, partition_key=day.isoformat(), resources=resources("daily"))
+    names = sorted(a.key.to_user_string() for a in kpi)
+    for name in names:
+        ranged = table(tmp_path / "ranged", name)
+        assert ranged == table(tmp_path / "daily", name), name
+        assert {r["date"] for r in ranged} == {first + timedelta(days=n) for n in range(days)}
+    # the last day's abandons have no next day to look at
+    complete = {r["date"]: r["complete"] for r in table(tmp_path / "ranged", "abandon_callbacks")}
+    assert complete == {d: d != last for d in complete}

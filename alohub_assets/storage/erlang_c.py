@@ -12,8 +12,7 @@ A = offered calls x AHT / interval seconds (Erlangs), N agents (N > A):
 
 C comes from the Erlang B recursion B(0) = 1, B(n) = A B(n-1) / (n + A B(n-1)) and
 C = N B / (N - A (1 - B)): no factorial or power, so it stays exact in floating point for
-hundreds of Erlangs, where A^N/N! would overflow. ``size_intervals`` runs the recursion for
-many intervals at once (numpy), one step per agent count.
+hundreds of Erlangs, where A^N/N! would overflow; the search for N runs the recursion once.
 """
 
 from __future__ import annotations
@@ -22,9 +21,6 @@ import math
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -71,93 +67,46 @@ def required_agents(
     max_occupancy: float = 0.85,
 ) -> Staffing:
     """The smallest N > A whose service level reaches ``target_level`` with A/N at most
-    ``max_occupancy``, and the figures at that N."""
-    agents, c, sl, asa, occ = size_intervals(
-        np.array([traffic], dtype=float),
-        np.array([aht_seconds], dtype=float),
-        target_seconds,
-        target_level,
-        max_occupancy,
-    )
-    return Staffing(int(agents[0]), float(c[0]), float(sl[0]), float(asa[0]), float(occ[0]))
-
-
-def size_intervals(
-    traffic: np.ndarray,
-    aht_seconds: np.ndarray,
-    target_seconds: float,
-    target_level: float,
-    max_occupancy: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``required_agents`` for many intervals at once: (agents, P(wait), service level, ASA
-    seconds, occupancy) arrays; NaN (agents -1) where traffic or AHT is NaN or negative."""
+    ``max_occupancy``, and the figures at that N. One pass of the recursion: O(N)."""
     if not 0 < target_level < 1 or not 0 < max_occupancy <= 1:
         raise ValueError("target_level must be in (0, 1) and max_occupancy in (0, 1]")
-    a = np.asarray(traffic, dtype=float)
-    aht = np.asarray(aht_seconds, dtype=float)
-    size = a.shape[0]
-    agents = np.full(size, -1, dtype=np.int64)
-    out_c, out_sl, out_asa, out_occ = (np.full(size, np.nan) for _ in range(4))
-    todo = np.isfinite(a) & np.isfinite(aht) & (a >= 0) & (aht >= 0)
-    b = np.ones(size)
-    n = 0
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        while todo.any():
-            n += 1
-            b = a * b / (n + a * b)
-            ready = todo & (n > a)
-            if not ready.any():
-                continue
-            c = n * b / (n - a * (1 - b))
-            decay = np.where(a > 0, np.exp(-(n - a) * target_seconds / aht), 0.0)
-            sl = 1 - c * decay
-            occ = a / n
-            done = ready & (sl >= target_level) & (occ <= max_occupancy)
-            agents[done] = n
-            out_c[done] = c[done]
-            out_sl[done] = sl[done]
-            out_asa[done] = np.where(a[done] > 0, c[done] * aht[done] / (n - a[done]), 0.0)
-            out_occ[done] = occ[done]
-            todo &= ~done
-    return agents, out_c, out_sl, out_asa, out_occ
+    if traffic < 0 or aht_seconds < 0 or math.isnan(traffic) or math.isnan(aht_seconds):
+        raise ValueError(f"traffic and AHT must be numbers >= 0 (A={traffic}, AHT={aht_seconds})")
+    if traffic == 0:
+        return Staffing(1, 0.0, 1.0, 0.0, 0.0)
+    b, n = 1.0, 0
+    while True:
+        n += 1
+        b = traffic * b / (n + traffic * b)
+        if n <= traffic:
+            continue
+        c = n * b / (n - traffic * (1 - b))
+        sl = 1 - c * math.exp(-(n - traffic) * target_seconds / aht_seconds)
+        if sl >= target_level and traffic / n <= max_occupancy:
+            return Staffing(n, c, sl, c * aht_seconds / (n - traffic), traffic / n)
 
 
-#: The SQL name of ``size_intervals`` once ``register_in_duckdb`` has run on a connection.
+#: The SQL name of ``required_agents`` once ``register_in_duckdb`` has run on a connection.
 SQL_FUNCTION = "erlang_c_staffing"
 
 
 def register_in_duckdb(con: duckdb.DuckDBPyConnection) -> None:
     """Makes ``erlang_c_staffing(traffic, aht, target_seconds, target_level, max_occupancy)``
-    callable in SQL: a vectorized (Arrow) function returning a struct of ``agents``,
-    ``service_level``, ``asa_seconds``, ``occupancy``; null in, null out."""
+    callable in SQL: a struct of ``agents``, ``service_level``, ``asa_seconds``,
+    ``occupancy``; null in, null out. A row-at-a-time Python function: a day has at most 96
+    intervals, and unlike an Arrow function it needs no pandas import (seconds on a busy
+    machine)."""
 
     def staffing(
-        traffic: pa.Array,
-        aht: pa.Array,
-        target_seconds: pa.Array,
-        target_level: pa.Array,
-        max_occupancy: pa.Array,
-    ) -> pa.StructArray:
-        targets = (target_seconds, target_level, max_occupancy)
-        if len(traffic) == 0:
-            agents, sl, asa, occ = np.array([], dtype=np.int64), *[np.array([])] * 3
-        else:
-            if any(len(pc.unique(t)) != 1 or t.null_count for t in targets):
-                raise ValueError(f"{SQL_FUNCTION}: the three targets must be constants")
-            agents, _, sl, asa, occ = size_intervals(
-                traffic.to_numpy(zero_copy_only=False),
-                aht.to_numpy(zero_copy_only=False),
-                *(t[0].as_py() for t in targets),
-            )
-        return pa.StructArray.from_arrays(
-            [
-                pa.array(agents, mask=agents < 0),
-                pa.array(sl, from_pandas=True),
-                pa.array(asa, from_pandas=True),
-                pa.array(occ, from_pandas=True),
-            ],
-            names=["agents", "service_level", "asa_seconds", "occupancy"],
-        )
+        traffic: float, aht: float, target_seconds: float, target_level: float, occupancy: float
+    ) -> dict[str, float]:
+        sized = required_agents(traffic, aht, target_seconds, target_level, occupancy)
+        return {
+            "agents": sized.agents,
+            "service_level": sized.service_level,
+            "asa_seconds": sized.asa_seconds,
+            "occupancy": sized.occupancy,
+        }
 
     result = duckdb.struct_type(
         {
@@ -168,5 +117,5 @@ def register_in_duckdb(con: duckdb.DuckDBPyConnection) -> None:
         }
     )
     con.create_function(
-        SQL_FUNCTION, staffing, ["DOUBLE"] * 5, result, type="arrow", side_effects=False
+        SQL_FUNCTION, staffing, ["DOUBLE"] * 5, result, type="native", side_effects=False
     )

@@ -8,9 +8,13 @@ updated dependencies brings it up to date.
 
 import dagster as dg
 
-from alohub_assets.defs.kpi_mart.build import KPI_ASSET_ARGS, build_kpi_partition, kpi_metadata
+from alohub_assets.defs.kpi_mart.build import (
+    KPI_ASSET_ARGS,
+    build_kpi_partition,
+    kpi_metadata,
+    partition_days,
+)
 from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
-from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
 #: call_logs of D and D+1 make abandon_callbacks of D.
@@ -27,15 +31,15 @@ def abandon_callbacks(
 ) -> dg.MaterializeResult:
     """Per day: abandoned inbound calls with a customer number, how many we tried to call back
     and how many were recovered within 24 h (by our callback or the customer's next call)."""
-    day = partition_day(context)
-    inputs, missing = kpi_inputs(warehouse.get_warehouse(), "abandon_callbacks", day)
+    first_day, last_day = partition_days(context)
+    _, missing = kpi_inputs(warehouse.get_warehouse(), "abandon_callbacks", first_day, last_day)
     rows, file = build_kpi_partition(
-        context, warehouse, "abandon_callbacks", {**kpi_settings.sql_parameters(), **inputs}
+        context, warehouse, "abandon_callbacks", kpi_settings.sql_parameters()
     )
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),
-            "complete": inputs["complete"],
+            "complete": not missing,
             "missing_days": dg.MetadataValue.json([d.isoformat() for d in missing]),
         }
     )

@@ -7,9 +7,10 @@ from alohub_assets.defs.kpi_mart.build import (
     build_kpi_partition,
     kpi_metadata,
     markdown_table,
+    partition_days,
     query_partition,
+    run_partition_files,
 )
-from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
 PREVIEW_COLUMNS = [
@@ -45,9 +46,10 @@ def daily_call_metrics(
         "service_level_seconds": kpi_settings.service_level_seconds,
     }
     rows, file = build_kpi_partition(context, warehouse, "daily_call_metrics", params)
-    day = partition_day(context)
+    day = partition_days(context)[1]
     preview = query_partition("daily_call_metrics", "preview", file, day)
-    ((bad_rates,),) = query_partition("daily_call_metrics", "rates_out_of_bounds", file, day)
+    every_day = run_partition_files(context, warehouse, "daily_call_metrics")
+    ((bad_rates,),) = query_partition("daily_call_metrics", "rates_out_of_bounds", every_day, day)
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),

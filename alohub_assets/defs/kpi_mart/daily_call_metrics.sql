@@ -1,5 +1,6 @@
 -- daily_call_metrics: one row per (date, direction) of a partition.
--- Parameters: $call_logs (the partition's Parquet), $day, $short_abandon_seconds (default 5),
+-- Parameters: $call_logs (the days' Parquet), $first_day..$last_day (the partitions built),
+-- $short_abandon_seconds (default 5),
 -- $service_level_seconds (default 20). Definitions (vendors' manuals, see docs/data-contract.md):
 --   abandoned       = not answered and waited >= short-abandon threshold
 --   short abandoned = not answered and waited <  short-abandon threshold
@@ -33,7 +34,7 @@ WITH counts AS (
             WHERE NOT answered AND waiting_seconds >= $short_abandon_seconds
         ) AS avg_abandon_seconds
     FROM read_parquet($call_logs, hive_partitioning = false)
-    WHERE call_date = $day
+    WHERE call_date BETWEEN $first_day AND $last_day
     GROUP BY call_date, direction
 )
 SELECT
@@ -55,12 +56,12 @@ SELECT
     answered_wait_percentiles[3] AS wait_p95_seconds,
     avg_abandon_seconds
 FROM counts
-ORDER BY direction;
+ORDER BY date, direction;
 
 -- name: preview
 SELECT direction, offered_calls, answered_calls, answer_rate, service_level, asa_seconds,
        abandon_rate
-FROM read_parquet($partition) ORDER BY direction;
+FROM read_parquet($partition) ORDER BY date, direction;
 
 -- name: rates_out_of_bounds
 SELECT count(*) FROM read_parquet($partition)

@@ -1,5 +1,6 @@
 -- interval_call_metrics: one row per (date, interval_start, direction) for each interval of the
--- local day with at least one call. Parameters: $call_logs (the partition's Parquet), $day,
+-- local day with at least one call. Parameters: $call_logs (the days' Parquet),
+-- $first_day..$last_day (the partitions built),
 -- $interval_minutes (15, 30 or 60), $short_abandon_seconds, $service_level_seconds.
 -- A call belongs to the interval of its local (Asia/Ho_Chi_Minh) start time. Formulas as in
 -- daily_call_metrics:
@@ -29,6 +30,6 @@ SELECT
     quantile_cont(waiting_seconds, 0.9) FILTER (WHERE answered) AS wait_p90_seconds,
     avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
 FROM read_parquet($call_logs, hive_partitioning = false)
-WHERE call_date = $day
+WHERE call_date BETWEEN $first_day AND $last_day
 GROUP BY call_date, interval_start, direction
-ORDER BY interval_start, direction;
+ORDER BY date, interval_start, direction;

@@ -7,9 +7,13 @@ automation that follows updated dependencies brings it up to date.
 
 import dagster as dg
 
-from alohub_assets.defs.kpi_mart.build import KPI_ASSET_ARGS, build_kpi_partition, kpi_metadata
+from alohub_assets.defs.kpi_mart.build import (
+    KPI_ASSET_ARGS,
+    build_kpi_partition,
+    kpi_metadata,
+    partition_days,
+)
 from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
-from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import WarehouseResource
 
 #: call_logs of D-7..D make repeat_callers of D.
@@ -24,14 +28,14 @@ def repeat_callers(
 ) -> dg.MaterializeResult:
     """Per day: inbound calls with a customer number, distinct callers, and the calls whose
     customer had called within the 24 h / 7 days before (first-contact resolution proxy)."""
-    day = partition_day(context)
-    inputs, missing = kpi_inputs(warehouse.get_warehouse(), "repeat_callers", day)
+    first_day, last_day = partition_days(context)
+    _, missing = kpi_inputs(warehouse.get_warehouse(), "repeat_callers", first_day, last_day)
     if missing:
         context.log.warning(
-            f"repeat_callers {day}: no call_logs for {', '.join(map(str, missing))}; repeats "
+            f"repeat_callers: no call_logs for {', '.join(map(str, missing))}; repeats "
             "reaching back to those days count once they are loaded"
         )
-    rows, file = build_kpi_partition(context, warehouse, "repeat_callers", inputs)
+    rows, file = build_kpi_partition(context, warehouse, "repeat_callers")
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),

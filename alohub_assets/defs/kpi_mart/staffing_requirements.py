@@ -6,9 +6,9 @@ from alohub_assets.defs.kpi_mart.build import (
     KPI_ASSET_ARGS,
     build_kpi_partition,
     kpi_metadata,
+    partition_days,
     query_partition,
 )
-from alohub_assets.defs.partitions import partition_day
 from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
 
@@ -24,7 +24,7 @@ def staffing_requirements(
         context, warehouse, "staffing_requirements", kpi_settings.sql_parameters()
     )
     ((short, peak),) = query_partition(
-        "staffing_requirements", "summary", file, partition_day(context)
+        "staffing_requirements", "summary", file, partition_days(context)[1]
     )
     return dg.MaterializeResult(
         metadata={

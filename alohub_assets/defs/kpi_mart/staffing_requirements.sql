@@ -1,5 +1,6 @@
 -- staffing_requirements: one row per (date, interval_start) with inbound calls offered.
--- Parameters: $call_logs (the partition's Parquet), $day, $interval_minutes,
+-- Parameters: $call_logs (the days' Parquet), $first_day..$last_day (the partitions built),
+-- $interval_minutes,
 -- $after_call_work_seconds, $service_level_seconds, $service_level_target, $max_occupancy.
 -- erlang_c_staffing(A, AHT, T, target, max occupancy) is registered on every KPI connection
 -- (alohub_assets/storage/erlang_c.py): the smallest N > A reaching the target within T with
@@ -14,7 +15,7 @@
 WITH inbound AS (
     SELECT *
     FROM read_parquet($call_logs, hive_partitioning = false)
-    WHERE call_date = $day AND direction = 'inbound'
+    WHERE call_date BETWEEN $first_day AND $last_day AND direction = 'inbound'
 ),
 intervals AS (
     SELECT
@@ -28,7 +29,9 @@ intervals AS (
     GROUP BY call_date, interval_start
 ),
 day_talk AS (
-    SELECT avg(talk_seconds) FILTER (WHERE answered) AS day_avg_talk_seconds FROM inbound
+    SELECT call_date AS date, avg(talk_seconds) FILTER (WHERE answered) AS day_avg_talk_seconds
+    FROM inbound
+    GROUP BY call_date
 ),
 sized AS (
     SELECT
@@ -40,7 +43,7 @@ sized AS (
             traffic_erlangs, aht_seconds, $service_level_seconds, $service_level_target,
             $max_occupancy
         ) AS erlang
-    FROM intervals, day_talk
+    FROM intervals JOIN day_talk USING (date)
 )
 SELECT
     date,
@@ -55,7 +58,7 @@ SELECT
     agents_active,
     required_agents - agents_active AS staffing_gap
 FROM sized
-ORDER BY interval_start;
+ORDER BY date, interval_start;
 
 -- name: summary
 SELECT count(*) FILTER (WHERE staffing_gap > 0), max(required_agents)
