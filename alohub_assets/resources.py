@@ -114,7 +114,13 @@ class RecordingPolicyResource(dg.ConfigurableResource):
         default=[10, 60, 360, 1440],
         description="wait after the 1st, 2nd, ... attempt; the last value repeats",
     )
-    scan_days: int = Field(default=7, description="how many recent partitions the sensor scans")
+    max_runs_per_tick: int = Field(
+        default=10, description="call_recordings runs the sensor requests per tick at most"
+    )
+    rerequest_after_minutes: float = Field(
+        default=60,
+        description="a requested day whose run never wrote is asked again after this long",
+    )
 
     def get_policy(self) -> RecordingPolicy:
         return RecordingPolicy(
