@@ -15,16 +15,18 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-import alohub_assets.sensors as sensors
-from alohub_assets.assets import call_logs, call_recordings, raw_call_logs
-from alohub_assets.records import ICT
-from alohub_assets.resources import RecordingPolicyResource, WarehouseResource
-from alohub_assets.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
-from alohub_assets.sensors import RecordingCursor, plan_recording_runs
-from tests.conftest import pipeline_resources
+import alohub_assets.defs.recordings.sensors as sensors
+from alohub_assets.api.records import ICT
+from alohub_assets.defs.ingest.call_logs import call_logs
+from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
+from alohub_assets.defs.recordings.call_recordings import call_recordings
+from alohub_assets.defs.recordings.sensors import RecordingCursor, plan_recording_runs
+from alohub_assets.defs.resources import RecordingPolicyResource, WarehouseResource
+from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
+from tests.support import pipeline_resources
 
 # The module, not the asset of the same name that alohub_assets.assets exports.
-call_recordings_module = importlib.import_module("alohub_assets.assets.call_recordings")
+call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
 MISSING_IN_LIST = (RECORDING_IN_DETAIL, RECORDING_DELAYED, RECORDING_NEVER)
 
 
