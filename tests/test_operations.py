@@ -17,13 +17,17 @@ import pytest
 
 import alohub_assets.defs.recordings.sensors as sensors
 from alohub_assets.api.records import ICT
+from alohub_assets.definitions import defs
+from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.call_logs import call_logs
+from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
+from alohub_assets.defs.kpi_mart.build import kpi_tables
 from alohub_assets.defs.recordings.call_recordings import call_recordings
 from alohub_assets.defs.recordings.sensors import RecordingCursor, plan_recording_runs
 from alohub_assets.defs.resources import RecordingPolicyResource, WarehouseResource
 from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
-from tests.support import pipeline_resources
+from tests.support import DAY, pipeline_resources
 
 # The module, not the asset of the same name that alohub_assets.assets exports.
 call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
@@ -200,3 +204,69 @@ def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
     old = json.dumps({"2026-03-04": {"files": [1.0, None], "next_due": None}})
     assert RecordingCursor.parse(old).due == {}
     assert RecordingCursor.parse(None).after == {}
+
+
+# --------------------------------------------------------------- the KPI mart follows call_logs
+
+KPI_KEYS = [dg.AssetKey(t) for t in kpi_tables()]
+
+
+def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, tmp_path):
+    sandbox = make_sandbox(calls_per_day=40)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = pipeline_resources(sandbox, tmp_path)
+
+    def materialize(selection, day):
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=selection,
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+        )
+
+    def evaluate(cursor):
+        return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+
+    result = evaluate(None)
+    assert result.total_requested == 0
+    # The daily job (what the schedule runs) builds call_logs and the KPI tables together:
+    # the automation asks for nothing more.
+    for day in (DAY, DAY + timedelta(days=1)):
+        materialize(DAILY_PIPELINE, day)
+    result = evaluate(result.cursor)
+    assert result.total_requested == 0
+
+    # A late call of DAY, then call_logs of DAY re-fetched by hand (as from the UI).
+    sandbox.store.add_late_call(
+        datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=ICT),
+        datetime(DAY.year, DAY.month, DAY.day, 17, tzinfo=ICT),
+    )
+    materialize(["raw_call_logs", "call_logs"], DAY)
+    result = evaluate(result.cursor)
+    for key in KPI_KEYS:
+        assert result.get_requested_partitions(key) == {DAY.isoformat()}
+    assert result.total_requested == len(KPI_KEYS)  # nothing else, no other day
+
+    # What the automation sensor launches for that request brings DAY's KPI tables up to date.
+    materialize(KPI_KEYS, DAY)
+    warehouse = WarehouseResource(data_dir=str(tmp_path)).get_warehouse()
+    calls = pq.read_metadata(warehouse.call_logs_file(DAY)).num_rows
+    metrics = pq.read_table(warehouse.partition_file("daily_call_metrics", DAY))
+    assert sum(metrics.column("offered_calls").to_pylist()) == calls
+    assert calls == len(sandbox.store.calls_on(DAY))  # the late call is counted
+    assert evaluate(result.cursor).total_requested == 0
+
+
+def test_the_automation_sensor_covers_every_kpi_table_and_starts_running():
+    repo = defs.get_repository_def()
+    sensor = repo.get_sensor_def("default_automation_condition_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    targeted = sensor.asset_selection.resolve(repo.asset_graph)
+    for key in KPI_KEYS:
+        assert key in targeted
+        assert repo.asset_graph.get(key).automation_condition is not None
+    assert repo.get_schedule_def("daily_call_logs_schedule").default_status == (
+        dg.DefaultScheduleStatus.RUNNING
+    )
