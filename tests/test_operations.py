@@ -7,15 +7,19 @@ clock passed in: nothing waits on the real clock.
 
 from __future__ import annotations
 
+import http.server
 import importlib
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.test_utils import freeze_time
 
 import alohub_assets.defs.recordings.sensors as sensors
+from alohub_assets.api.alerts import Alert, post_alert
 from alohub_assets.api.records import ICT
 from alohub_assets.definitions import defs
 from alohub_assets.defs import ALL_ASSETS
@@ -23,6 +27,8 @@ from alohub_assets.defs.ingest.call_logs import call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 from alohub_assets.defs.kpi_mart.build import kpi_tables
+from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
+from alohub_assets.defs.operations.freshness import deadline_cron, freshness_checks
 from alohub_assets.defs.recordings.call_recordings import call_recordings
 from alohub_assets.defs.recordings.sensors import RecordingCursor, plan_recording_runs
 from alohub_assets.defs.resources import RecordingPolicyResource, WarehouseResource
@@ -270,3 +276,181 @@ def test_the_automation_sensor_covers_every_kpi_table_and_starts_running():
     assert repo.get_schedule_def("daily_call_logs_schedule").default_status == (
         dg.DefaultScheduleStatus.RUNNING
     )
+
+
+# ------------------------------------------------------------------ freshness and alerts
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records what is posted to it."""
+
+    def __init__(self, statuses=()):
+        self.posts: list[tuple[str, dict]] = []
+        self.statuses = list(statuses)  # answers before the default 200
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((self.path, json.loads(body)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+WEBHOOK_TOKEN = "T0ALOHUB/B0OPS/xq81WebhookSecretToken"
+UI = "http://dagster.alohub.internal:3000"
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    receiver = Receiver()
+    monkeypatch.setenv("ALOHUB_ALERT_WEBHOOK_URL", receiver.url(f"/services/{WEBHOOK_TOKEN}"))
+    monkeypatch.setenv("ALOHUB_UI_BASE_URL", UI)
+    yield receiver
+    receiver.close()
+
+
+def test_a_failed_run_reaches_the_webhook_without_a_secret(
+    make_sandbox, tmp_path, webhook, monkeypatch, caplog
+):
+    sandbox = make_sandbox(calls_per_day=20)
+    wrong_key = "sk_test_Wq93NotTheSandboxKey"
+    monkeypatch.setenv("ALOHUB_API_KEY", wrong_key)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [raw_call_logs, call_logs],
+        partition_key=DAY.isoformat(),
+        resources=pipeline_resources(sandbox, tmp_path, api_key=wrong_key),
+        instance=instance,
+        raise_on_error=False,
+        run_config=QUIET,
+    )
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    (failure,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_event=failure.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+    ).for_run_failure()
+    with caplog.at_level("DEBUG"):
+        run_failure_alert_sensor(context)
+
+    (path, message) = webhook.posts[0]
+    assert len(webhook.posts) == 1 and path == f"/services/{WEBHOOK_TOKEN}"
+    assert message["kind"] == "run_failure"
+    assert message["job"] == run.job_name and message["partition"] == DAY.isoformat()
+    assert message["link"] == f"{UI}/runs/{result.run_id}"
+    assert message["error"].startswith("raw_call_logs:") and "401" in message["error"]
+    assert run.job_name in message["text"] and message["link"] in message["text"]
+    body = json.dumps(message)
+    for secret in (WEBHOOK_TOKEN, "xq81WebhookSecretToken", wrong_key):
+        assert secret not in body
+        assert secret not in caplog.text
+
+
+def test_an_unreachable_or_failing_webhook_is_retried_a_bounded_number_of_times(caplog):
+    alert = Alert("run_failure", "daily_call_logs_job", "2026-03-04", "boom", f"{UI}/runs/x")
+    closed = Receiver()
+    url = closed.url(f"/services/{WEBHOOK_TOKEN}")
+    closed.close()  # nothing listens there any more
+    slept: list[float] = []
+    with caplog.at_level("DEBUG"):
+        assert post_alert(alert, url, attempts=3, sleep=slept.append) is False
+    assert len(slept) == 2  # three attempts, no exception
+    flaky = Receiver(statuses=[503, 500])
+    try:
+        with caplog.at_level("DEBUG"):
+            assert post_alert(alert, flaky.url(f"/s/{WEBHOOK_TOKEN}"), sleep=slept.append)
+        assert len(flaky.posts) == 3
+        refused = Receiver(statuses=[404])
+        with caplog.at_level("DEBUG"):
+            assert not post_alert(alert, refused.url(f"/s/{WEBHOOK_TOKEN}"), sleep=slept.append)
+        assert len(refused.posts) == 1  # a 4xx is not asked again
+        refused.close()
+    finally:
+        flaky.close()
+    assert WEBHOOK_TOKEN not in caplog.text and "xq81" not in caplog.text
+
+
+def test_without_a_webhook_nothing_is_sent_and_nothing_fails(monkeypatch):
+    monkeypatch.delenv("ALOHUB_ALERT_WEBHOOK_URL", raising=False)
+    alert = Alert("freshness", "daily_call_metrics", "2026-03-04", "late", f"{UI}/assets/x")
+    assert post_alert(alert) is False
+
+
+def test_yesterdays_metrics_missing_after_the_deadline_fail_the_check_and_alert(
+    make_sandbox, tmp_path, webhook
+):
+    """Day D = DAY + 1, 10:00 local: the 09:00 deadline has passed and DAY is not built."""
+    sandbox = make_sandbox(calls_per_day=20)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = pipeline_resources(sandbox, tmp_path)
+    run_day = DAY + timedelta(days=1)
+
+    def build(day):
+        dg.materialize(
+            ALL_ASSETS,
+            selection=DAILY_PIPELINE,
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+        )
+
+    def check_at(hour, minute=0):
+        at = datetime(run_day.year, run_day.month, run_day.day, hour, minute, tzinfo=ICT)
+        with freeze_time(at):
+            result = dg.materialize(
+                [*ALL_ASSETS, *freshness_checks],
+                selection=dg.AssetSelection.checks(*freshness_checks),
+                instance=instance,
+                resources=resources,
+                run_config=QUIET,
+            )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    build(DAY - timedelta(days=1))  # the day before is there, DAY is not
+    assert check_at(8, 59).passed  # before the deadline the day before DAY is what counts
+    late = check_at(10)
+    assert not late.passed and late.severity == dg.AssetCheckSeverity.ERROR
+    assert DAY.isoformat() in late.description
+
+    sensor_context = dg.build_sensor_context(instance=instance)
+    freshness_alert_sensor(sensor_context)
+    (path, message) = webhook.posts[0]
+    assert message["kind"] == "freshness" and message["partition"] == DAY.isoformat()
+    assert message["link"].startswith(f"{UI}/assets/daily_call_metrics")
+    assert WEBHOOK_TOKEN not in json.dumps(message)
+    # The same result is not posted twice.
+    freshness_alert_sensor(dg.build_sensor_context(instance=instance, cursor=sensor_context.cursor))
+    assert len(webhook.posts) == 1
+
+    build(DAY)
+    assert check_at(10).passed
+
+
+def test_the_freshness_deadline_is_a_local_time():
+    assert deadline_cron("09:00") == "0 9 * * *"
+    assert deadline_cron("7:30") == "30 7 * * *"
+    with pytest.raises(ValueError, match="ALOHUB_FRESHNESS_DEADLINE"):
+        deadline_cron("9am")

@@ -1,7 +1,8 @@
 """Alerts to a chat webhook: a short JSON message with a Slack-compatible ``text`` field, so a
 Slack or Teams incoming webhook (or any HTTP receiver) takes it as is.
 
-Pure Python (httpx), no Dagster. The webhook URL (``ALOHUB_ALERT_WEBHOOK_URL``) is a secret: a
+Pure Python, no Dagster; the standard library's ``urllib``, since httpx logs every request's URL
+at INFO. The webhook URL (``ALOHUB_ALERT_WEBHOOK_URL``) is a secret: a
 Slack URL is its own credential. It is never logged and never put in an error text or in the
 message; logs say only "the webhook" and the failure's kind (status code or exception class).
 Delivery is best effort: bounded retries, then ``False``, never an exception, so an unreachable
@@ -10,13 +11,14 @@ webhook cannot fail the pipeline.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,18 @@ def summarize_error(text: str | None, limit: int = ERROR_SUMMARY_CHARS) -> str:
     return summary if len(summary) <= limit else summary[: limit - 1] + "…"
 
 
+def _post_once(url: str, body: bytes, timeout_seconds: float) -> int:
+    """The status code of one POST (an HTTP error status is returned, not raised)."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def post_alert(
     alert: Alert,
     url: str | None = None,
@@ -79,7 +93,6 @@ def post_alert(
     timeout_seconds: float = 5.0,
     backoff_seconds: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
-    transport: httpx.BaseTransport | None = None,
 ) -> bool:
     """Posts ``alert`` to the webhook (``url``, else ``ALOHUB_ALERT_WEBHOOK_URL``); ``True`` when
     it answered 2xx. No webhook configured: nothing sent, ``False``."""
@@ -87,22 +100,24 @@ def post_alert(
     if not url:
         log.info("no alert webhook configured (%s unset): alert not sent", WEBHOOK_URL_ENV)
         return False
-    payload = alert.payload()
+    if not url.startswith(("https://", "http://")):
+        log.warning("alert not sent: %s is not an http(s) URL", WEBHOOK_URL_ENV)
+        return False
+    body = json.dumps(alert.payload()).encode()
     failure = "not attempted"
-    with httpx.Client(timeout=timeout_seconds, transport=transport) as client:
-        for attempt in range(1, max(1, attempts) + 1):
-            try:
-                response = client.post(url, json=payload)
-            except Exception as error:  # noqa: BLE001 (its text can hold the URL: class only)
-                failure = type(error).__name__
-            else:
-                if response.is_success:
-                    log.info("alert %s sent to the webhook (attempt %d)", alert.kind, attempt)
-                    return True
-                failure = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code != 429:
-                    break  # the webhook refuses this message: asking again will not help
-            if attempt < attempts:
-                sleep(backoff_seconds * 2 ** (attempt - 1))
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            status = _post_once(url, body, timeout_seconds)
+        except Exception as error:  # noqa: BLE001 (its text can hold the URL: the class only)
+            failure = type(error).__name__
+        else:
+            if 200 <= status < 300:
+                log.info("alert %s sent to the webhook (attempt %d)", alert.kind, attempt)
+                return True
+            failure = f"HTTP {status}"
+            if status < 500 and status != 429:
+                break  # the webhook refuses this message: asking again will not help
+        if attempt < attempts:
+            sleep(backoff_seconds * 2 ** (attempt - 1))
     log.warning("alert %s not delivered to the webhook: %s", alert.kind, failure)
     return False

@@ -16,11 +16,18 @@ from alohub_assets.defs.operations.freshness import FRESHNESS_ASSET, freshness_c
 LATEST_CRON_TICK_KEY = "dagster/latest_cron_tick_timestamp"
 
 
+def _root_cause(error) -> str:
+    """The innermost error's message: Dagster wraps a step's exception in its own."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def run_failure_alert(context: dg.RunFailureSensorContext) -> Alert:
     run = context.dagster_run
     steps = context.get_step_failure_events()
     errors = [
-        f"{event.step_key}: {event.step_failure_data.error.message}"
+        f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
         for event in steps
         if event.step_failure_data.error is not None
     ]
