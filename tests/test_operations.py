@@ -30,7 +30,11 @@ from alohub_assets.defs.kpi_mart.build import kpi_tables
 from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
 from alohub_assets.defs.operations.freshness import deadline_cron, freshness_checks
 from alohub_assets.defs.recordings.call_recordings import call_recordings
-from alohub_assets.defs.recordings.sensors import RecordingCursor, plan_recording_runs
+from alohub_assets.defs.recordings.sensors import (
+    RecordingCursor,
+    plan_recording_runs,
+    recording_url_sensor,
+)
 from alohub_assets.defs.resources import RecordingPolicyResource, WarehouseResource
 from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
 from tests.support import DAY, pipeline_resources
@@ -196,9 +200,19 @@ def test_a_run_still_queued_is_not_asked_for_twice(make_sandbox, tmp_path, monke
     policy = RecordingPolicyResource()
     load = build_job([raw_call_logs, call_logs], sandbox, tmp_path, None, "load")
     run(load, instance, day.isoformat())
+    # The sensor as the daemon runs it (real clock, resources by name) asks for the day.
+    context = dg.build_sensor_context(
+        instance=instance,
+        resources={
+            "warehouse": WarehouseResource(data_dir=str(tmp_path)),
+            "recording_policy": policy,
+        },
+    )
+    first = recording_url_sensor(context)
+    assert [r.partition_key for r in first.run_requests] == [day.isoformat()]
     ticks = Ticks(instance, tmp_path, policy, monkeypatch)
+    ticks.cursor = first.cursor
     start = datetime.now(UTC)
-    assert [r.partition_key for r in ticks.at(start)] == [day.isoformat()]
     fetch = build_job([call_recordings], sandbox, tmp_path, policy, "call_recordings_job")
     instance.create_run_for_job(
         fetch, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": day.isoformat()}
