@@ -44,6 +44,8 @@ with warnings.catch_warnings():
         assets=[FRESHNESS_ASSET],
         deadline_cron=freshness_deadline_cron(),
         timezone=LOCAL_TIMEZONE_NAME,
+        # Dagster's default is WARN; yesterday's numbers missing at the deadline is an error.
+        severity=dg.AssetCheckSeverity.ERROR,
     )
     freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
         freshness_checks=freshness_checks,
