@@ -1,6 +1,6 @@
 """Crash safety: runs killed (SIGKILL) at the worst moments, two runs of one partition at once,
-and a notebook holding the DuckDB file. The previous partition stays readable; the next run
-repairs; the writer waits for a held lock, then names the holder."""
+and a notebook holding the DuckDB catalog. The previous partition stays readable; the next run
+repairs; a held catalog blocks no run."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets.assets.mart import daily_call_metrics
-from alohub_assets.records import local_day_window
-from alohub_assets.resources import WarehouseResource
-from tests.conftest import API_KEY, DAY, materialize_day
+from alohub_assets.api.records import local_day_window
+from alohub_assets.defs.kpi_mart.build import kpi_tables
+from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
 
 ROOT = Path(__file__).resolve().parents[1]
-SELECTION = "raw_call_logs,call_logs,daily_call_metrics,agent_daily_load,hourly_call_volume"
 
 
 def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.Popen:
@@ -30,8 +27,7 @@ def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.
     if failpoint:
         env["ALOHUB_FAILPOINT"] = failpoint
     return subprocess.Popen(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "alohub_assets.definitions",
-         "--select", SELECTION, "--partition", DAY.isoformat()],
+        [sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 
@@ -41,9 +37,11 @@ def snapshot(data_dir: Path) -> dict:
         data_dir / "warehouse" / "call_logs" / f"date={DAY}" / "call_logs.parquet"
     )
     with duckdb.connect(str(data_dir / "alohub.duckdb"), read_only=True) as con:
-        metrics = con.execute("SELECT * FROM daily_call_metrics ORDER BY ALL").fetchall()
-        agents = con.execute("SELECT count(*) FROM agent_daily_load").fetchone()
-    return {"calls": calls, "metrics": metrics, "agents": agents}
+        kpis = {
+            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()  # noqa: S608
+            for table in kpi_tables()
+        }
+    return {"calls": calls, "metrics": kpis["daily_call_metrics"], "kpis": kpis}
 
 
 def visible_parquet(data_dir: Path) -> list[Path]:
@@ -52,7 +50,7 @@ def visible_parquet(data_dir: Path) -> list[Path]:
 
 @pytest.mark.parametrize(
     "point",
-    ["mid_landing", "between_folder_renames", "before_file_publish", "mart_mid_transaction"],
+    ["mid_landing", "between_folder_renames", "before_file_publish", "kpi_before_publish"],
 )
 def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     point, sandbox, tmp_path, reliability_report
@@ -67,13 +65,13 @@ def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     output = killed.communicate(timeout=300)[0]
     assert killed.returncode == -9, output[-2000:]
     after_kill = snapshot(tmp_path)  # readable, and what it was
-    if point == "mart_mid_transaction":
-        # call_logs was already replaced whole by then (the new day, complete); the KPI
-        # transaction that was cut is rolled back, so the KPI rows are the previous ones.
+    if point == "kpi_before_publish":
+        # call_logs was already replaced whole by then (the new day, complete); the KPI file
+        # that was being written never became visible, so every KPI table is the previous one.
         assert after_kill["calls"].num_rows == before["calls"].num_rows + 1
     else:
         assert after_kill["calls"].equals(before["calls"])
-    assert after_kill["metrics"] == before["metrics"]
+    assert after_kill["kpis"] == before["kpis"]
     assert visible_parquet(tmp_path) == files_before  # no half file visible to a glob
 
     repaired = cli(sandbox, tmp_path)
@@ -105,7 +103,7 @@ def test_two_runs_of_one_partition_at_once_leave_one_consistent_result(
     assert visible_parquet(tmp_path) == sorted(
         [
             tmp_path / "warehouse" / t / f"date={DAY}" / f"{t}.parquet"
-            for t in ("call_logs", "rejected_call_logs")
+            for t in ("call_logs", "rejected_call_logs", *kpi_tables())
         ]
     )
     reliability_report["crashes"].append(
@@ -120,52 +118,31 @@ def test_two_runs_of_one_partition_at_once_leave_one_consistent_result(
 
 HOLDER = """
 import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])  # a notebook that did not close its connection
+con = duckdb.connect(sys.argv[1])  # a notebook that did not close its connection (read-write)
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 con.close()
 """
 
 
-def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "holding"
-    return holder
-
-
-def test_a_notebook_holding_the_file_makes_the_writer_wait_then_name_it(sandbox, tmp_path):
+def test_a_notebook_holding_the_catalog_blocks_no_run(sandbox, tmp_path):
     materialize_day(sandbox, tmp_path, DAY)
-    database = tmp_path / "alohub.duckdb"
+    catalog = tmp_path / "alohub.duckdb"
+    definition = tmp_path / "alohub.duckdb.views.sql"
+    definition.unlink()  # the next run must rebuild the catalog while it is held
 
-    holder = hold_duckdb(database, 60)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(catalog), "120"], stdout=subprocess.PIPE, text=True
+    )
     try:
-        result = dg.materialize(
-            [daily_call_metrics],
-            partition_key=DAY.isoformat(),
-            resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=2)
-            },
-            raise_on_error=False,
-        )
+        assert holder.stdout.readline().strip() == "holding"
+        next_day = DAY.replace(day=DAY.day + 1)
+        assert materialize_day(sandbox, tmp_path, next_day).success
+        assert holder.poll() is None  # still holding its connection
     finally:
         holder.kill()
         holder.wait()
-    assert not result.success
-    error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "stayed locked for 2s" in error and f"PID {holder.pid}" in error
-    assert "Close the notebook" in error
-
-    holder = hold_duckdb(database, 1.5)  # released while the writer waits: the run succeeds
-    try:
-        result = dg.materialize(
-            [daily_call_metrics],
-            partition_key=DAY.isoformat(),
-            resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=60)
-            },
-        )
-    finally:
-        holder.wait()
-    assert result.success
+    assert definition.exists()
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        days = con.execute("SELECT DISTINCT date FROM daily_call_metrics ORDER BY 1").fetchall()
+    assert [d for (d,) in days] == [DAY, next_day]

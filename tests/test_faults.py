@@ -12,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets.assets.call_logs import call_logs
-from alohub_assets.assets.call_recordings import call_recordings
-from alohub_assets.assets.raw_call_logs import raw_call_logs
-from alohub_assets.recordings import find_due
-from alohub_assets.resources import RecordingPolicyResource
-from alohub_assets.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL
-from alohub_assets.warehouse import Warehouse
-from tests.conftest import FIRST_DAY, materialize_day
+from alohub_assets.defs.ingest.call_logs import call_logs
+from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
+from alohub_assets.defs.recordings.call_recordings import call_recordings
+from alohub_assets.defs.resources import RecordingPolicyResource
+from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.recordings import find_due
+from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL
+from tests.support import FIRST_DAY, materialize_day
 
 RUNS = int(os.environ.get("ALOHUB_SOAK_RUNS", "2"))
 FAST = {"retry_backoff_seconds": 0.01, "max_retries": 12, "max_retry_seconds": 60}
