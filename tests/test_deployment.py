@@ -22,8 +22,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import API_KEY, FIRST_DAY
 from tests.deploy_files import ROOT, dockerfile_uv_syncs, instance_config, postgres_env
+from tests.support import API_KEY, FIRST_DAY
 
 LOCATION = "alohub_assets"
 JOB = "daily_call_logs_job"

@@ -20,13 +20,6 @@ from alohub_assets.storage.recordings import find_due
 RUN_KEY_BUCKET_SECONDS = 600
 
 
-def _mtime(path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return None
-
-
 @dg.sensor(
     job=call_recordings_job,
     minimum_interval_seconds=300,
@@ -51,7 +44,10 @@ def recording_url_sensor(
         key = day.isoformat()
         if key < first_key:
             break
-        files = (_mtime(store.call_logs_file(day)), _mtime(store.recordings_file(day)))
+        files = (
+            store.modified_time(store.call_logs_file(day)),
+            store.modified_time(store.recordings_file(day)),
+        )
         if files[0] is None:
             continue
         seen = cursor.get(key)
