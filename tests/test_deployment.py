@@ -1,6 +1,6 @@
 """The production topology as processes on one machine: Postgres (the instance), the code location as
 a gRPC server, dagster-daemon and dagster-webserver on a workspace that points at that server, the
-AloHub sandbox. The environment is built with the Dockerfile's own `uv sync` commands and the
+AloHub sandbox, and the data on an S3 server (moto on 127.0.0.1). The environment is built with the Dockerfile's own `uv sync` commands and the
 instance is deploy/dagster.yaml with the default run launcher instead of Docker's (no Docker daemon
 here). Through the webserver's GraphQL API a backfill of 10 partitions runs, 4 runs at a time."""
 
@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import httpx
 import pytest
 import yaml
 
+from alohub_assets.storage.mart import open_mart
 from tests.deploy_files import ROOT, dockerfile_uv_syncs, instance_config, postgres_env
 from tests.support import API_KEY, FIRST_DAY
 
@@ -165,7 +165,7 @@ def deploy_venv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def topology(deploy_venv, postgres_server, make_sandbox, tmp_path) -> Iterator[dict]:
+def topology(deploy_venv, postgres_server, make_sandbox, s3_data_dir, tmp_path) -> Iterator[dict]:
     sandbox = make_sandbox(
         calls_per_day=CALLS_PER_DAY, first_day=DAYS[0], last_day=DAYS[-1], seed=11
     )
@@ -192,7 +192,7 @@ def topology(deploy_venv, postgres_server, make_sandbox, tmp_path) -> Iterator[d
             }
         )  # fmt: skip
     )
-    data_dir = tmp_path / "data"
+    data_dir = s3_data_dir  # the AWS variables are set in this process, so inherited below
     env = {
         **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
         **postgres_env(
@@ -202,7 +202,7 @@ def topology(deploy_venv, postgres_server, make_sandbox, tmp_path) -> Iterator[d
         "DAGSTER_HOME": str(home),
         "ALOHUB_BASE_URL": sandbox.url,
         "ALOHUB_API_KEY": API_KEY,
-        "ALOHUB_DATA_DIR": str(data_dir),
+        "ALOHUB_DATA_DIR": data_dir,
         "ALOHUB_PARTITIONS_START": DAYS[0].isoformat(),
     }
     bin_dir = deploy_venv / "bin"
@@ -280,7 +280,7 @@ def test_backfill_through_the_webserver_on_the_deployment_topology(topology):
     assert max_overlap(runs) <= instance_config()["concurrency"]["runs"]["max_concurrent_runs"]
 
     # Every partition: each of the sandbox's calls exactly once, KPIs through the catalog.
-    with duckdb.connect(str(topology["data_dir"] / "alohub.duckdb"), read_only=True) as con:
+    with open_mart(topology["data_dir"]) as con:
         for day in DAYS:
             truth = httpx.get(f"{sandbox.url}/_sandbox/calls", params={"date": day.isoformat()})
             expected = sorted(call["call_id"] for call in truth.json()["calls"])
