@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -59,6 +60,15 @@ class Project:
     root: Path
     python: Path
     commit: str
+
+
+@dataclass
+class EndToEnd:
+    calls: int
+    local_seconds: list[float]
+    s3_seconds: list[float]
+    same_kpis: bool
+    s3_objects: int
 
 
 @dataclass
@@ -231,7 +241,72 @@ def bench_backfill(project: Project, sizes: Sizes) -> BackfillRun:
     )  # fmt: skip
 
 
-def render(runs: list[BackfillRun], sizes: Sizes, started: datetime, elapsed: float) -> str:
+KPI_QUERY = """
+SELECT 'daily', count(*), sum(offered_calls), sum(answered_calls) FROM daily_call_metrics
+UNION ALL SELECT 'hourly', count(*), sum(offered_calls), sum(answered_calls) FROM hourly_call_volume
+UNION ALL SELECT 'agents', count(*), sum(handled_calls), sum(talk_seconds) FROM agent_daily_load
+"""
+
+
+def bench_end_to_end_s3(sizes: Sizes) -> EndToEnd:
+    """One partition, the daily job through the CLI, on local disk and on an S3 server (moto on
+    127.0.0.1), alternating; both results read back through open_mart() and compared."""
+    import pyarrow.fs as pafs
+    from moto.server import ThreadedMotoServer
+
+    from alohub_assets.storage.mart import open_mart
+    from alohub_assets.storage.object_store import ObjectStore, parse_s3_uri
+    from alohub_dev.commands import daily_job_cli_args
+
+    day = FIRST_DAY
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    aws = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench-secret", "AWS_REGION": "us-east-1"}  # fmt: skip
+    local_times, s3_times, kpis = [], [], {}
+    try:
+        pafs.S3FileSystem(access_key="bench", secret_key="bench-secret", region="us-east-1",
+                          endpoint_override=f"{host}:{port}", scheme="http",
+                          allow_bucket_creation=True).create_dir("alohub-bench")  # fmt: skip
+        with (
+            tempfile.TemporaryDirectory(prefix="alohub-e2e-") as tmp,
+            sandbox_process("--start", day.isoformat(), "--end", day.isoformat(),
+                            "--calls-per-day", str(sizes.e2e_calls)) as sandbox,
+        ):  # fmt: skip
+            base = {**os.environ, **aws, "ALOHUB_BASE_URL": sandbox.url, "ALOHUB_API_KEY": API_KEY,
+                    "ALOHUB_PARTITIONS_START": day.isoformat()}  # fmt: skip
+            base.pop("DAGSTER_HOME", None)
+            for repeat in range(sizes.repeats):
+                for kind, data_dir in (("local", f"{tmp}/local-{repeat}"),
+                                       ("s3", f"s3://alohub-bench/run-{repeat}")):  # fmt: skip
+                    env = {**base, "ALOHUB_DATA_DIR": data_dir}
+                    started = time.perf_counter()
+                    done = subprocess.run([sys.executable, "-m", "dagster",
+                                           *daily_job_cli_args(day)], cwd=ROOT, env=env,
+                                          capture_output=True, text=True)  # fmt: skip
+                    elapsed = time.perf_counter() - started
+                    if done.returncode != 0:
+                        raise RuntimeError(
+                            f"{kind} run failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+                        )
+                    (local_times if kind == "local" else s3_times).append(elapsed)
+                    os.environ.update(aws)
+                    with open_mart(data_dir) as con:
+                        kpis.setdefault(kind, con.execute(KPI_QUERY).fetchall())
+            objects = len(ObjectStore(parse_s3_uri("s3://alohub-bench/run-0")).list_files(""))
+    finally:
+        server.stop()
+    return EndToEnd(sizes.e2e_calls, local_times, s3_times, kpis["local"] == kpis["s3"], objects)
+
+
+def render(
+    runs: list[BackfillRun],
+    sizes: Sizes,
+    started: datetime,
+    elapsed: float,
+    e2e: EndToEnd | None = None,
+) -> str:
     lines = [
         "# Scale-out benchmarks",
         "",
@@ -265,6 +340,28 @@ def render(runs: list[BackfillRun], sizes: Sizes, started: datetime, elapsed: fl
             "",
             f"Wall time ratio old/new: {runs[0].wall_seconds / runs[1].wall_seconds:.2f}.",
         ]
+    if e2e is not None:
+        local, s3 = statistics.median(e2e.local_seconds), statistics.median(e2e.s3_seconds)
+        lines += [
+            "",
+            f"## One partition end to end: local disk vs S3 ({e2e.calls} calls)",
+            "",
+            "The daily job through `dagster job execute` (a new process each time, so Dagster's "
+            "start-up is included), alternating local disk and an S3 server (moto's server mode "
+            f"on 127.0.0.1), median of {len(e2e.local_seconds)} runs each. The KPI tables read "
+            "back through `open_mart()` are compared.",
+            "",
+            "| data on | median s | runs s | objects written | KPIs equal to local |",
+            "|---|---|---|---|---|",
+            f"| local disk | {local:.2f} | {', '.join(f'{t:.2f}' for t in e2e.local_seconds)} "
+            "| - | - |",
+            f"| S3 (moto, loopback) | {s3:.2f} | {', '.join(f'{t:.2f}' for t in e2e.s3_seconds)} "
+            f"| {e2e.s3_objects} | {'yes' if e2e.same_kpis else '**no**'} |",
+            "",
+            f"S3 / local: {s3 / local:.2f}. A loopback S3 server has no network latency; a real "
+            f"bucket adds a round trip per object read or written ({e2e.s3_objects} objects "
+            "written for this partition, and as many reads).",
+        ]
     for r in runs:
         for note in r.notes:
             lines += ["", f"Failed run output ({r.label}):", "", "```", note.strip(), "```"]
@@ -278,19 +375,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=Sizes.concurrency)
     parser.add_argument("--old-commit", default=OLD_COMMIT)
     parser.add_argument("--skip-old", action="store_true", help="only this tree's mart")
+    parser.add_argument("--skip-backfill", action="store_true", help="only local vs S3")
+    parser.add_argument("--skip-s3", action="store_true", help="only the backfill")
+    parser.add_argument("--repeats", type=int, default=Sizes.repeats)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-scale-out.md"))
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else Sizes(args.days, args.calls_per_day, args.concurrency)
+    sizes = (
+        QUICK
+        if args.quick
+        else Sizes(args.days, args.calls_per_day, args.concurrency, repeats=args.repeats)
+    )
     started, clock = datetime.now(UTC), time.perf_counter()
     runs = []
     with tempfile.TemporaryDirectory(prefix="alohub-old-") as old_dir:
         projects = [] if args.skip_old else [export_commit(args.old_commit, Path(old_dir))]
-        for project in [*projects, this_tree()]:
+        for project in [] if args.skip_backfill else [*projects, this_tree()]:
             print(f"backfill on {project.label} ...", flush=True)
             runs.append(bench_backfill(project, sizes))
             print(json.dumps(runs[-1].__dict__, default=str)[:600], flush=True)
-    text = render(runs, sizes, started, time.perf_counter() - clock)
+    e2e = None
+    if not args.skip_s3:
+        print("one partition, local disk vs S3 ...", flush=True)
+        e2e = bench_end_to_end_s3(sizes)
+    text = render(runs, sizes, started, time.perf_counter() - clock, e2e)
     Path(args.output).write_text(text)
     print(text)
 
