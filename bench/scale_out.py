@@ -122,9 +122,9 @@ def export_commit(commit: str, into: Path) -> Project:
                    commit)  # fmt: skip
 
 
-def this_tree() -> Project:
+def this_tree(commit: str) -> Project:
     return Project("Parquet mart, catalog of views (this tree)", ROOT, Path(sys.executable),
-                   git_commit())  # fmt: skip
+                   commit)  # fmt: skip
 
 
 def instance_home(project: Project, into: Path) -> Path:
@@ -306,11 +306,12 @@ def render(
     started: datetime,
     elapsed: float,
     e2e: EndToEnd | None = None,
+    commit: str | None = None,
 ) -> str:
     lines = [
         "# Scale-out benchmarks",
         "",
-        f"Made by `python -m bench.scale_out` at commit {git_commit()} on "
+        f"Made by `python -m bench.scale_out` at commit {commit or git_commit()} on "
         f"{started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min. Machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, dagster {version('dagster')}, "
         f"duckdb {version('duckdb')}, pyarrow {version('pyarrow')}.",
@@ -386,11 +387,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.quick
         else Sizes(args.days, args.calls_per_day, args.concurrency, repeats=args.repeats)
     )
-    started, clock = datetime.now(UTC), time.perf_counter()
+    started, clock, commit = datetime.now(UTC), time.perf_counter(), git_commit()
     runs = []
     with tempfile.TemporaryDirectory(prefix="alohub-old-") as old_dir:
         projects = [] if args.skip_old else [export_commit(args.old_commit, Path(old_dir))]
-        for project in [] if args.skip_backfill else [*projects, this_tree()]:
+        for project in [] if args.skip_backfill else [*projects, this_tree(commit)]:
             print(f"backfill on {project.label} ...", flush=True)
             runs.append(bench_backfill(project, sizes))
             print(json.dumps(runs[-1].__dict__, default=str)[:600], flush=True)
@@ -398,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_s3:
         print("one partition, local disk vs S3 ...", flush=True)
         e2e = bench_end_to_end_s3(sizes)
-    text = render(runs, sizes, started, time.perf_counter() - clock, e2e)
+    text = render(runs, sizes, started, time.perf_counter() - clock, e2e, commit)
     Path(args.output).write_text(text)
     print(text)
 
