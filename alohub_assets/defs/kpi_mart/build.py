@@ -54,7 +54,7 @@ def write_table_partition(
     """Writes ``day`` of ``table`` from that day's ``call_logs``; returns rows and file. Dagster-
     free, so benchmarks and scripts rebuild the mart exactly as the assets do."""
     call_logs_file = store.call_logs_file(day)
-    if not call_logs_file.exists():
+    if not store.pull(call_logs_file):
         raise FileNotFoundError(
             f"{call_logs_file} is missing: materialize call_logs for {day} first"
         )
