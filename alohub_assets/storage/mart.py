@@ -21,7 +21,7 @@ import duckdb
 
 from alohub_assets.api.records import LOCAL_TIMEZONE_NAME
 from alohub_assets.storage import erlang_c
-from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.layout import DUCKDB_FILE, Warehouse, data_dir_from_env
 from alohub_assets.storage.publish import failpoint, publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CATALOG_SQL = Path(__file__).with_name("catalog.sql")
 #: Beside the catalog: the exact DDL it was built from, compared before any rebuild.
 CATALOG_DEFINITION_SUFFIX = ".views.sql"
+DUCKDB_VIEWS_FILE = DUCKDB_FILE + CATALOG_DEFINITION_SUFFIX
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -85,6 +86,7 @@ def write_kpi_partitions(
             final = warehouse.partition_file(table, day)
             final.parent.mkdir(parents=True, exist_ok=True)
             publish_file(file, final)
+            warehouse.push(final)
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -127,12 +129,17 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     ddl = catalog_ddl(warehouse, kpi_tables)
     target = warehouse.duckdb_path
     definition = target.with_name(target.name + CATALOG_DEFINITION_SUFFIX)
-    if target.exists() and definition.exists() and definition.read_text() == ddl:
+    if warehouse.remote is not None:
+        # The stored definition is the one to compare with; the catalog file is rebuilt.
+        if warehouse.pull(definition) and definition.read_text() == ddl:
+            return False
+    elif target.exists() and definition.exists() and definition.read_text() == ddl:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
         with duckdb.connect(str(tmp)) as con:
+            warehouse.register_filesystem(con)  # a view is bound when created
             if ddl:
                 con.execute(ddl)
             con.execute("CHECKPOINT")
@@ -143,8 +150,33 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     def_tmp = temporary_sibling(definition)
     def_tmp.write_text(ddl)
     os.replace(def_tmp, definition)
+    warehouse.push(target)
+    warehouse.push(definition)  # last: what the next writer compares with
     log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))
     return True
+
+
+def open_mart(data_dir: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """The mart for a notebook or script: its views (``call_logs``, ``calls`` and every KPI
+    table) on a connection that only reads them, for a local folder or ``s3://bucket/prefix`` (default
+    ``ALOHUB_DATA_DIR``). It holds no lock a writer waits for; close it when done."""
+    warehouse = Warehouse.at(data_dir if data_dir is not None else data_dir_from_env())
+    if warehouse.remote is None:
+        if not warehouse.duckdb_path.exists():
+            raise FileNotFoundError(
+                f"no mart at {warehouse.duckdb_path}: materialize the pipeline (make demo) first"
+            )
+        con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
+    else:
+        definition = warehouse.duckdb_path.with_name(DUCKDB_VIEWS_FILE)
+        ddl = warehouse.remote.get_bytes(warehouse.relative(definition))
+        if ddl is None:
+            raise FileNotFoundError(f"no mart at {warehouse.location}: materialize it first")
+        con = duckdb.connect()
+        warehouse.register_filesystem(con)
+        con.execute(ddl.decode())
+    con.execute(f"SET TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
+    return con
 
 
 def _check_table_name(table: str) -> None:

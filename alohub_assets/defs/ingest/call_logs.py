@@ -72,7 +72,8 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
     pages = landed_files(warehouse, day)
     if not pages:
         raise FileNotFoundError(
-            f"no raw landing for {day} under {warehouse.raw_partition_dir(day)}: "
+            f"no raw landing for {day} under "
+            f"{warehouse.uri(warehouse.raw_partition_dir(day))}: "
             "materialize raw_call_logs for this partition first"
         )
     sql = load_statements(SQL)
@@ -100,6 +101,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
                 bound(statement, params),
             )
             publish_file(tmp, final)
+            warehouse.push(final)
         calls_in_landing, outside, raw_rows = con.execute(
             sql["landing_summary"], {"day": day}
         ).fetchone()
@@ -162,7 +164,7 @@ def call_logs(
         metadata={
             "dagster/row_count": built.calls,
             "dagster/column_schema": CALL_LOGS_SCHEMA,
-            "path": dg.MetadataValue.path(str(store.call_logs_file(day))),
+            "path": dg.MetadataValue.path(store.uri(store.call_logs_file(day))),
             "raw_rows": built.raw_rows,
             "calls_outside_partition_dropped": built.calls_outside_day,
             "rejected_rows": built.rejected_rows,
@@ -190,7 +192,7 @@ def call_logs(
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
                     "rejected_rows": built.rejected_rows,
-                    "path": dg.MetadataValue.path(str(store.rejected_file(day))),
+                    "path": dg.MetadataValue.path(store.uri(store.rejected_file(day))),
                 },
             ),
         ],

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from alohub_assets.defs.kpi_mart.automation import KPI_AUTOMATION_CONDITION
 from alohub_assets.defs.kpi_mart.inputs import kpi_inputs
 from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.resources import WarehouseResource
@@ -32,6 +33,7 @@ KPI_ASSET_ARGS: dict[str, Any] = dict(
     deps=["call_logs"],
     kinds={"duckdb", "parquet"},
     group_name=KPI_GROUP,
+    automation_condition=KPI_AUTOMATION_CONDITION,
 )
 
 

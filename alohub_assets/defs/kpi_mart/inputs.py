@@ -1,5 +1,5 @@
 """Which ``call_logs`` days a KPI table reads for the days it builds: those days, or a window
-around them.
+around them (pulled to the local working copy when the data folder is object storage).
 
 Most tables read the days they build. ``repeat_callers`` also reads the 7 days before (a repeat
 may look back 7 days), ``abandon_callbacks`` the next day (a 23:50 abandon can be called back
@@ -30,13 +30,13 @@ def kpi_inputs(
     ``first_day..last_day`` of ``table``, and the days of its window without ``call_logs``.
     Every built day's own file must exist; a window's files must have ``customer_number``."""
     for day in _days(first_day, last_day):
-        if not store.call_logs_file(day).exists():
+        if not store.pull(store.call_logs_file(day)):
             raise FileNotFoundError(
                 f"{store.call_logs_file(day)} is missing: materialize call_logs for {day} first"
             )
     before, after = WINDOWS.get(table, (0, 0))
     window = _days(first_day + timedelta(days=before), last_day + timedelta(days=after))
-    loaded = [day for day in window if store.call_logs_file(day).exists()]
+    loaded = [day for day in window if store.pull(store.call_logs_file(day))]
     missing = [day for day in window if day not in loaded]
     files = [str(store.call_logs_file(day)) for day in loaded]
     if table in WINDOWS:
