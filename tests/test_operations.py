@@ -27,6 +27,7 @@ from alohub_assets.defs.ingest.call_logs import call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 from alohub_assets.defs.kpi_mart.build import kpi_tables
+from alohub_assets.defs.kpi_mart.inputs import WINDOWS
 from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
 from alohub_assets.defs.operations.freshness import deadline_cron, freshness_checks
 from alohub_assets.defs.recordings.call_recordings import call_recordings
@@ -265,9 +266,23 @@ def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, 
     )
     materialize(["raw_call_logs", "call_logs"], DAY)
     result = evaluate(result.cursor)
+    # Each built day whose call_logs window holds DAY: DAY itself, and for repeat_callers (which
+    # looks back 7 days) DAY + 1 too; abandon_callbacks of DAY - 1 was never built.
+    built = (DAY, DAY + timedelta(days=1))
+    expected = {
+        key: {
+            d.isoformat()
+            for d in built
+            if WINDOWS.get(key.path[-1], (0, 0))[0]
+            <= (DAY - d).days
+            <= WINDOWS.get(key.path[-1], (0, 0))[1]
+        }
+        for key in KPI_KEYS
+    }
+    assert expected[dg.AssetKey("repeat_callers")] == {DAY.isoformat(), built[1].isoformat()}
     for key in KPI_KEYS:
-        assert result.get_requested_partitions(key) == {DAY.isoformat()}
-    assert result.total_requested == len(KPI_KEYS)  # nothing else, no other day
+        assert result.get_requested_partitions(key) == expected[key], key
+    assert result.total_requested == sum(map(len, expected.values()))  # nothing else
 
     # What the automation sensor launches for that request brings DAY's KPI tables up to date.
     materialize(KPI_KEYS, DAY)
