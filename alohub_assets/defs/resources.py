@@ -8,17 +8,24 @@ from pydantic import Field
 from alohub_assets.api.client import (
     DEFAULT_BASE_URL,
     PAGE_SIZE,
+    PAGES_IN_FLIGHT,
     RATE_WINDOW_SECONDS,
     AloHubClient,
     AloHubConfigError,
     RetryPolicy,
 )
+from alohub_assets.api.rate_limit import DEFAULT_MARGIN_SECONDS
 from alohub_assets.storage.layout import DEFAULT_DATA_DIR, Warehouse, data_dir_from_env
 from alohub_assets.storage.recordings import RecordingPolicy
 
 #: The defaults live in the Dagster-free classes; the resources only expose them as settings.
 DEFAULT_RETRY = RetryPolicy()
 DEFAULT_RECORDING_POLICY = RecordingPolicy()
+
+#: The Dagster pool of every step that calls the AloHub API (docs/rate-limits.md): its limit in
+#: the instance caps how many such steps spend the tenant's quota at once, on every machine that
+#: shares the instance.
+ALOHUB_API_POOL = "alohub_api"
 
 MISSING_KEY_MESSAGE = (
     "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
@@ -49,6 +56,19 @@ class AloHubResource(dg.ConfigurableResource):
     rate_window_seconds: float = Field(
         default=RATE_WINDOW_SECONDS, description="AloHub's rate-limit window (10 s per the vendor)"
     )
+    rate_margin_seconds: float = Field(
+        default=DEFAULT_MARGIN_SECONDS,
+        description="pacing margin for the gap between our clock reading and the server's",
+    )
+    rate_state_path: str | None = Field(
+        default=None,
+        description="SQLite file the processes of a machine share the tenant's quota through "
+        "(default: ALOHUB_RATE_STATE_PATH, else the temp folder; ':memory:' = this client only)",
+    )
+    pages_in_flight: int = Field(
+        default=PAGES_IN_FLIGHT,
+        description="pages of one window read at once after page 1 (1 = one at a time)",
+    )
 
     def get_client(self) -> AloHubClient:
         """A new client with its own counters; the caller closes it."""
@@ -65,7 +85,10 @@ class AloHubResource(dg.ConfigurableResource):
                 backoff_base_seconds=self.retry_backoff_seconds,
             ),
             page_size=self.page_size,
+            pages_in_flight=self.pages_in_flight,
             rate_window_seconds=self.rate_window_seconds,
+            rate_margin_seconds=self.rate_margin_seconds,
+            rate_state_path=self.rate_state_path,
         )
 
 

@@ -44,7 +44,8 @@ with warnings.catch_warnings():
         assets=[FRESHNESS_ASSET],
         deadline_cron=freshness_deadline_cron(),
         timezone=LOCAL_TIMEZONE_NAME,
-        severity=dg.AssetCheckSeverity.ERROR,  # the builder's default is WARN
+        # Dagster's default is WARN; yesterday's numbers missing at the deadline is an error.
+        severity=dg.AssetCheckSeverity.ERROR,
     )
     freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
         freshness_checks=freshness_checks,

@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from alohub_assets.defs.partitions import daily_partitions, partition_day
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    ALOHUB_API_POOL,
+    AloHubResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_assets.storage.recordings import fetch_recordings, find_due, merge_recordings
 
 CALL_RECORDINGS_SCHEMA = dg.TableSchema(
@@ -35,6 +40,7 @@ def utc_now() -> datetime:
     deps=["call_logs"],
     kinds={"python", "parquet"},
     group_name="recordings",
+    pool=ALOHUB_API_POOL,
 )
 def call_recordings(
     context: dg.AssetExecutionContext,
