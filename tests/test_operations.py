@@ -104,13 +104,17 @@ def drain(ticks, fetch, instance, start, max_runs) -> list[str]:
     raise AssertionError("the sensor kept asking")
 
 
+QUARTER_START = date(2026, 4, 1)
+
+
 @pytest.fixture
 def backfilled_quarter(make_sandbox, tmp_path):
-    """A fresh instance after a backfill of the 90 past local days (3 calls a day)."""
-    today = datetime.now(ICT).date()
-    days = [today - timedelta(days=back) for back in range(90, 0, -1)]
+    """A fresh instance after a backfill of 90 past days, a quarter (2 calls a day, so it stays
+    fast). Fixed dates: the sensor does not look at the calendar, and the sandbox's calls of a
+    fixed day are always the same."""
+    days = [QUARTER_START + timedelta(days=offset) for offset in range(90)]
     sandbox = make_sandbox(
-        first_day=days[0], last_day=days[-1], calls_per_day=3, recording_delay_seconds=0
+        first_day=days[0], last_day=days[-1], calls_per_day=2, recording_delay_seconds=0
     )
     instance = dg.DagsterInstance.ephemeral()
     load = build_job([raw_call_logs, call_logs], sandbox, tmp_path, None, "load")
