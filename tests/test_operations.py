@@ -222,6 +222,9 @@ def test_a_run_still_queued_is_not_asked_for_twice(make_sandbox, tmp_path, monke
         fetch, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": day.isoformat()}
     )
     assert ticks.at(start + timedelta(hours=2)) == [] and ticks.reads == []
+    # call_logs of the day re-fetched while that run waits: still no second run.
+    run(load, instance, day.isoformat())
+    assert ticks.at(start + timedelta(hours=2, minutes=5)) == [] and ticks.reads == []
 
 
 def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
