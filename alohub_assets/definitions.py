@@ -9,6 +9,7 @@ from alohub_assets.defs.operations import OPERATIONS_SENSORS, freshness_checks
 from alohub_assets.defs.recordings.jobs import call_recordings_job
 from alohub_assets.defs.recordings.sensors import recording_url_sensor
 from alohub_assets.defs.resources import (
+    KpiSettingsResource,
     RecordingPolicyResource,
     alohub_resource_from_env,
     warehouse_resource_from_env,
@@ -27,5 +28,6 @@ defs = dg.Definitions(
         "alohub": alohub_resource_from_env(),
         "warehouse": warehouse_resource_from_env(),
         "recording_policy": RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     },
 )

@@ -65,7 +65,7 @@ def call_recordings(
         metadata={
             "dagster/row_count": merged.num_rows,
             "dagster/column_schema": CALL_RECORDINGS_SCHEMA,
-            "path": dg.MetadataValue.path(str(store.recordings_file(day))),
+            "path": dg.MetadataValue.path(store.uri(store.recordings_file(day))),
             "detail_requests": stats["detail_requests"],
             "requests": stats["requests"],
             "retries": stats["retries"],
