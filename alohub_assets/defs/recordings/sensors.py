@@ -139,7 +139,7 @@ def plan_recording_runs(
         elif due.next_due_at is not None:
             cursor.due[key] = int(due.next_due_at.timestamp()) + 1
         else:
-            del cursor.due[key]  # nothing ahead: no read until the day's files change
+            del cursor.due[key]  # nothing ahead: no read until the day is materialized again
     waiting = sum(1 for due_at in cursor.due.values() if due_at <= now_ts)
     context.log.info(
         f"{len(requests)} call_recordings runs requested; {reads} partitions read; "
