@@ -12,6 +12,14 @@ from alohub_dev.sandbox.server import SandboxConfig, SandboxServer, build_server
 from tests.support import API_KEY, FIRST_DAY, LAST_DAY, Sandbox
 
 
+@pytest.fixture(autouse=True)
+def rate_state_file(tmp_path_factory, monkeypatch):
+    """Each test's clients (and the processes it starts) share one quota state of their own."""
+    path = tmp_path_factory.mktemp("rate") / "quota.sqlite3"
+    monkeypatch.setenv("ALOHUB_RATE_STATE_PATH", str(path))
+    return path
+
+
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     servers: list[SandboxServer] = []

@@ -114,7 +114,9 @@ def test_rate_limit_and_injected_500s_still_give_every_call_once(make_sandbox):
 
 
 def test_429_waits_retry_after_then_continues(make_sandbox):
-    sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0)
+    # A sliding window, so the spent quota is still spent when the client asks (a fixed window
+    # on the clock could reset in between).
+    sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0, rate_window="sliding")
     # Another process of the tenant spends the window, unseen by this client's throttle.
     for _ in range(4):
         httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY}, json={})

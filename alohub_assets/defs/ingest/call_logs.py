@@ -43,6 +43,12 @@ CALL_LOGS_SCHEMA = dg.TableSchema(
         dg.TableColumn("customer_names", "list<string>", description="distinct, first seen first"),
         dg.TableColumn("recording_url", "string", description="the list's url; null when empty"),
         dg.TableColumn("answered", "boolean", description="first_connect_time is not null"),
+        dg.TableColumn(
+            "customer_number",
+            "string",
+            description="inbound caller / outbound called in national form (0 + 9-10 digits); "
+            "null: not a customer's number",
+        ),
     ]
 )
 
@@ -77,6 +83,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
         # Row order is carried by the `arrival` column, so DuckDB need not keep it: less memory.
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET memory_limit = {sql_literal(MEMORY_LIMIT)}")
+        con.execute(sql["customer_number_macro"])
         raw_rows_sql = compose(sql["raw_rows"], landed=sql["landed"])
         con.execute(raw_rows_sql, bound(raw_rows_sql, params))
         calls_sql, rejected_sql = sql["call_logs"], sql["rejected_call_logs"]

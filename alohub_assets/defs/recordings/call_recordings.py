@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from alohub_assets.defs.partitions import daily_partitions, partition_day
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    ALOHUB_API_POOL,
+    AloHubResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_assets.storage.recordings import fetch_recordings, find_due, merge_recordings
 
 CALL_RECORDINGS_SCHEMA = dg.TableSchema(
@@ -25,11 +30,17 @@ CALL_RECORDINGS_SCHEMA = dg.TableSchema(
 )
 
 
+def utc_now() -> datetime:
+    """The run's clock (a seam: tests drive it together with the sensor's)."""
+    return datetime.now(UTC)
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=["call_logs"],
     kinds={"python", "parquet"},
     group_name="recordings",
+    pool=ALOHUB_API_POOL,
 )
 def call_recordings(
     context: dg.AssetExecutionContext,
@@ -42,7 +53,7 @@ def call_recordings(
     day = partition_day(context)
     store = warehouse.get_warehouse()
     policy = recording_policy.get_policy()
-    now = datetime.now(UTC)
+    now = utc_now()
     due = find_due(store, day, policy, now)
     context.log.info(f"{day}: {len(due.due_call_ids)} answered calls due for a detail request")
     with alohub.get_client() as client:
