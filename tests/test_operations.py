@@ -27,7 +27,6 @@ from alohub_assets.defs.ingest.call_logs import call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 from alohub_assets.defs.kpi_mart.build import kpi_tables
-from alohub_assets.defs.kpi_mart.inputs import WINDOWS
 from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
 from alohub_assets.defs.operations.freshness import deadline_cron, freshness_checks
 from alohub_assets.defs.recordings.call_recordings import call_recordings
@@ -105,13 +104,17 @@ def drain(ticks, fetch, instance, start, max_runs) -> list[str]:
     raise AssertionError("the sensor kept asking")
 
 
+QUARTER_START = date(2026, 4, 1)
+
+
 @pytest.fixture
 def backfilled_quarter(make_sandbox, tmp_path):
-    """A fresh instance after a backfill of the 90 past local days (3 calls a day)."""
-    today = datetime.now(ICT).date()
-    days = [today - timedelta(days=back) for back in range(90, 0, -1)]
+    """A fresh instance after a backfill of 90 past days, a quarter (2 calls a day, so it stays
+    fast). Fixed dates: the sensor does not look at the calendar, and the sandbox's calls of a
+    fixed day are always the same."""
+    days = [QUARTER_START + timedelta(days=offset) for offset in range(90)]
     sandbox = make_sandbox(
-        first_day=days[0], last_day=days[-1], calls_per_day=3, recording_delay_seconds=0
+        first_day=days[0], last_day=days[-1], calls_per_day=2, recording_delay_seconds=0
     )
     instance = dg.DagsterInstance.ephemeral()
     load = build_job([raw_call_logs, call_logs], sandbox, tmp_path, None, "load")
@@ -219,6 +222,9 @@ def test_a_run_still_queued_is_not_asked_for_twice(make_sandbox, tmp_path, monke
         fetch, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": day.isoformat()}
     )
     assert ticks.at(start + timedelta(hours=2)) == [] and ticks.reads == []
+    # call_logs of the day re-fetched while that run waits: still no second run.
+    run(load, instance, day.isoformat())
+    assert ticks.at(start + timedelta(hours=2, minutes=5)) == [] and ticks.reads == []
 
 
 def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
@@ -230,6 +236,19 @@ def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
 # --------------------------------------------------------------- the KPI mart follows call_logs
 
 KPI_KEYS = [dg.AssetKey(t) for t in kpi_tables()]
+CALL_LOGS = dg.AssetKey("call_logs")
+
+
+def days_reading(key: dg.AssetKey, day: date) -> set[str]:
+    """The partitions of KPI table ``key`` whose input holds call_logs of ``day``."""
+    mapping = defs.get_assets_def(key).get_partition_mapping(CALL_LOGS)
+    if mapping is None:  # the same day
+        return {day.isoformat()}
+    # A window [p + start_offset, p + end_offset] holds day for p in [day - end, day - start].
+    return {
+        (day - timedelta(days=offset)).isoformat()
+        for offset in range(mapping.start_offset, mapping.end_offset + 1)
+    }
 
 
 def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, tmp_path):
@@ -266,26 +285,23 @@ def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, 
     )
     materialize(["raw_call_logs", "call_logs"], DAY)
     result = evaluate(result.cursor)
-    # Each built day whose call_logs window holds DAY: DAY itself, and for repeat_callers (which
-    # looks back 7 days) DAY + 1 too; abandon_callbacks of DAY - 1 was never built.
-    built = (DAY, DAY + timedelta(days=1))
-    expected = {
-        key: {
-            d.isoformat()
-            for d in built
-            if WINDOWS.get(key.path[-1], (0, 0))[0]
-            <= (DAY - d).days
-            <= WINDOWS.get(key.path[-1], (0, 0))[1]
-        }
-        for key in KPI_KEYS
-    }
-    assert expected[dg.AssetKey("repeat_callers")] == {DAY.isoformat(), built[1].isoformat()}
-    for key in KPI_KEYS:
-        assert result.get_requested_partitions(key) == expected[key], key
-    assert result.total_requested == sum(map(len, expected.values()))  # nothing else
+    same_day = [
+        k for k in KPI_KEYS if defs.get_assets_def(k).get_partition_mapping(CALL_LOGS) is None
+    ]
+    assert dg.AssetKey("daily_call_metrics") in same_day
+    for key in same_day:
+        assert result.get_requested_partitions(key) == {DAY.isoformat()}
+    requested = 0
+    for key in KPI_KEYS:  # tables reading a window of days: only days whose window holds DAY
+        # (and whose other days are loaded: here only DAY and the day after are)
+        assert result.get_requested_partitions(key) <= days_reading(key, DAY)
+        requested += len(result.get_requested_partitions(key))
+    assert result.total_requested == requested  # nothing else
 
     # What the automation sensor launches for that request brings DAY's KPI tables up to date.
-    materialize(KPI_KEYS, DAY)
+    materialize(
+        [k for k in KPI_KEYS if result.get_requested_partitions(k) == {DAY.isoformat()}], DAY
+    )
     warehouse = WarehouseResource(data_dir=str(tmp_path)).get_warehouse()
     calls = pq.read_metadata(warehouse.call_logs_file(DAY)).num_rows
     metrics = pq.read_table(warehouse.partition_file("daily_call_metrics", DAY))
