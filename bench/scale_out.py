@@ -85,6 +85,8 @@ class BackfillRun:
     calls_stored: int
     distinct_calls: int
     days_matching: int
+    load_before: float = 0.0
+    load_after: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -226,10 +228,12 @@ def bench_backfill(project: Project, sizes: Sizes) -> BackfillRun:
         }
         subprocess.run([str(project.python), "-m", "dagster", "instance", "migrate"],
                        cwd=project.root, env=env, check=True, capture_output=True)  # fmt: skip
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=sizes.concurrency) as pool:
             done = list(pool.map(lambda day: materialize(project, env, day), days))
         wall = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
         notes = [d.stdout[-1500:] + d.stderr[-1500:] for d in done if d.returncode != 0][:2]
         waited, blocked, lock_waits, failed = pool_waits(home)
         expected, stored, distinct, matching = check_calls(
@@ -237,7 +241,7 @@ def bench_backfill(project: Project, sizes: Sizes) -> BackfillRun:
         )
     return BackfillRun(
         project.label, project.commit, wall, len(days), failed, waited, blocked, lock_waits,
-        expected, stored, distinct, matching, notes,
+        expected, stored, distinct, matching, load_before, load_after, notes,
     )  # fmt: skip
 
 
@@ -325,13 +329,19 @@ def render(
         "Pool waits are the seconds between a step's first 'blocked' engine event and its start; "
         "lock waits count the warehouse's 'locked by another process' retries.",
         "",
-        "| mart | commit | wall s | failed runs | steps blocked on a pool | pool wait s | DuckDB "
-        "lock waits | calls (sandbox) | rows in call_logs | distinct calls | days exact |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "The machine is shared (2 cores, other developers' work running): the 1-minute load "
+        "average before and after each backfill is given, and the two backfills run one after "
+        "the other, so compare their wall times with that in mind.",
+        "",
+        "| mart | commit | wall s | load before / after | failed runs | steps blocked on a pool "
+        "| pool wait s | DuckDB lock waits | calls (sandbox) | rows in call_logs | distinct calls "
+        "| days exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r.label} | {r.commit} | {r.wall_seconds:.1f} | {r.failed_runs} | "
+            f"| {r.label} | {r.commit} | {r.wall_seconds:.1f} | "
+            f"{r.load_before:.1f} / {r.load_after:.1f} | {r.failed_runs} | "
             f"{r.blocked_steps} | {r.pool_wait_seconds:.1f} | {r.lock_waits} | "
             f"{r.calls_expected} | {r.calls_stored} | {r.distinct_calls} | "
             f"{r.days_matching}/{r.runs} |"

@@ -99,8 +99,15 @@ def test_deploy_instance_runs_on_postgres_with_the_queue_and_pool_limits(deploy_
     assert isinstance(instance.run_launcher, DockerRunLauncher)
     concurrency = instance.get_concurrency_config()
     assert concurrency.run_queue_config.max_concurrent_runs == 4
-    # A pool the pipeline declares gets a limit even before an operator sets one.
-    assert concurrency.pool_config.default_pool_limit == 1
+    # Every pool the pipeline's steps claim (alohub_api: one tenant's quota) gets its limit
+    # from this instance before an operator sets one, in Postgres, for every process.
+    from alohub_assets.definitions import defs
+
+    pools = set().union(*(node.pools or set() for node in defs.resolve_asset_graph().asset_nodes))
+    assert "alohub_api" in pools
+    for pool in pools:
+        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+        assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 1, pool
 
     # The instance stores runs and events in Postgres: a materialization is read back.
     @dg.asset

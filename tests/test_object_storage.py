@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -126,3 +127,35 @@ def test_s3_location_and_store_name_no_secret(s3_data_dir):
     assert parse_s3_uri("/srv/data") is None
     with pytest.raises(ValueError):
         parse_s3_uri("s3:///no-bucket")
+
+
+def test_recordings_on_s3_are_merged_with_what_the_bucket_holds(make_sandbox, s3_data_dir):
+    from alohub_assets.defs.recordings.call_recordings import call_recordings
+
+    sandbox = make_sandbox(recording_delay_seconds=3600)
+    materialize_day(sandbox, s3_data_dir, DAY)
+    with open_mart(s3_data_dir) as con:
+        (missing,) = con.execute(
+            "SELECT count(*) FROM calls WHERE recording_status = 'not_checked'"
+        ).fetchone()
+    assert missing > 0
+
+    def detail_requests() -> int:
+        return sum(n for key, n in sandbox.requests().items() if key.startswith("detail:"))
+
+    materialize_day(sandbox, s3_data_dir, DAY, assets=[call_recordings])
+    assert detail_requests() == missing
+    # The second run, with nothing left on local disk (as in a new run container), reads the
+    # first one's results back from the bucket: pending calls wait their backoff.
+    working_copy = Warehouse.at(s3_data_dir).data_dir
+    shutil.rmtree(working_copy)
+    working_copy.mkdir()
+    materialize_day(sandbox, s3_data_dir, DAY, assets=[call_recordings])
+    assert detail_requests() == missing
+    assert f"warehouse/call_recordings/date={DAY}/call_recordings.parquet" in objects(s3_data_dir)
+    with open_mart(s3_data_dir) as con:
+        statuses = dict(
+            con.execute("SELECT recording_status, count(*) FROM calls GROUP BY 1").fetchall()
+        )
+    assert "not_checked" not in statuses
+    assert statuses.get("found", 0) + statuses.get("pending", 0) == missing
