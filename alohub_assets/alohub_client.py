@@ -146,8 +146,13 @@ class RateLimiter:
     is left (another process spent it), it waits for the oldest request to age out.
     """
 
-    def __init__(self, window_seconds: float = RATE_WINDOW_SECONDS):
+    def __init__(
+        self,
+        window_seconds: float = RATE_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.window = window_seconds
+        self._clock = clock  # a seam: tests pair it with the client's ``sleep``
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self._limit: int | None = None
@@ -159,7 +164,7 @@ class RateLimiter:
         waited = 0.0
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 while self._sent and now - self._sent[0] >= self.window:
                     self._sent.popleft()
                 delay = max(0.0, self._blocked_until - now)
@@ -193,7 +198,7 @@ class RateLimiter:
     def block_for(self, seconds: float) -> None:
         """After a 429 every thread waits for ``Retry-After``, not only the one that got it."""
         with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 
 _LIMITERS: dict[tuple[str, str, float], RateLimiter] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from alohub_assets.records import ICT, format_alohub_time, local_today
+from alohub_assets.sandbox.vendor_format import VENDOR_TZ, vendor_time, vendor_today
 
 HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
 AGENTS = [
@@ -88,14 +88,12 @@ class SandboxCall:
             "callId": self.call_id,
             "caller": self.caller,
             "called": self.called,
-            "startTime": format_alohub_time(self.start_time),
+            "startTime": vendor_time(self.start_time),
             "waitingTime": str(self.waiting_seconds),
-            "firstRingTime": format_alohub_time(self.first_ring_time),
-            "firstConnectTime": format_alohub_time(self.first_connect_time)
-            if self.first_connect_time
-            else "",
+            "firstRingTime": vendor_time(self.first_ring_time),
+            "firstConnectTime": vendor_time(self.first_connect_time),
             "agentId": self.agent_id,
-            "endTime": format_alohub_time(self.end_time),
+            "endTime": vendor_time(self.end_time),
             "acdTime": str(self.acd_seconds),
             "description": self.description,
             "url": self.recording_url if self.recording == RECORDING_IN_LIST else "",
@@ -112,12 +110,10 @@ class SandboxCall:
             "caller": self.caller,
             "called": self.called,
             "agentId": self.agent_id,
-            "startTime": format_alohub_time(self.start_time),
-            "endTime": format_alohub_time(self.end_time),
-            "ringTime": format_alohub_time(self.first_ring_time),
-            "connectTime": format_alohub_time(self.first_connect_time)
-            if self.first_connect_time
-            else "",
+            "startTime": vendor_time(self.start_time),
+            "endTime": vendor_time(self.end_time),
+            "ringTime": vendor_time(self.first_ring_time),
+            "connectTime": vendor_time(self.first_connect_time),
             "answerTime": self.waiting_seconds if self.answered else 0,
             "duration": int((self.end_time - self.start_time).total_seconds()),
             "callType": self.call_type,
@@ -135,7 +131,7 @@ class SandboxCall:
         )
         return {
             "call_id": self.call_id,
-            "call_date": self.start_time.astimezone(ICT).date(),
+            "call_date": self.start_time.astimezone(VENDOR_TZ).date(),
             "direction": {"0": "inbound", "1": "outbound"}.get(self.call_type, "unknown"),
             "call_type": self.call_type,
             "caller": self.caller,
@@ -163,8 +159,8 @@ class CallStore:
     """Every call the sandbox knows, generated a day at a time on first use."""
 
     seed: int = 7
-    first_day: date = field(default_factory=lambda: local_today() - timedelta(days=13))
-    last_day: date = field(default_factory=local_today)
+    first_day: date = field(default_factory=lambda: vendor_today() - timedelta(days=13))
+    last_day: date = field(default_factory=vendor_today)
     calls_per_day: int = 300
     other_type_share: float = 0.02
     tenant: str = "sandbox"
@@ -204,8 +200,12 @@ class CallStore:
         Filters by call start, both ends inclusive; calls not finished by ``now`` are not
         reported yet, as in a live call center.
         """
-        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
-        hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
+        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=VENDOR_TZ)).astimezone(
+            VENDOR_TZ
+        )
+        hi = (
+            end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=VENDOR_TZ)
+        ).astimezone(VENDOR_TZ)
         key = (lo, hi, call_type)
         with self._lock:
             cached = self._windows.get(key)
@@ -234,7 +234,7 @@ class CallStore:
     def add_call(self, call: SandboxCall) -> None:
         """Adds a late call (drift tests): it shows from the next request on."""
         with self._lock:
-            day = call.start_time.astimezone(ICT).date()
+            day = call.start_time.astimezone(VENDOR_TZ).date()
             calls = self._day(day)
             calls.append(call)
             calls.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
@@ -244,8 +244,12 @@ class CallStore:
 
     def add_late_call(self, start: datetime | None, end: datetime | None) -> SandboxCall | None:
         """A call reported late, inside [start, end]: a copy of one there, with its own id."""
-        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
-        hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
+        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=VENDOR_TZ)).astimezone(
+            VENDOR_TZ
+        )
+        hi = (
+            end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=VENDOR_TZ)
+        ).astimezone(VENDOR_TZ)
         with self._lock:
             day = max(lo.date(), self.first_day)
             candidates = (
@@ -286,7 +290,7 @@ def generate_day(
 ) -> list[SandboxCall]:
     """One day's calls, newest first. Always includes calls at 00:00:00 and 23:59:59."""
     rng = random.Random(f"{seed}:{day.isoformat()}")
-    midnight = datetime.combine(day, time(0), tzinfo=ICT)
+    midnight = datetime.combine(day, time(0), tzinfo=VENDOR_TZ)
     offsets = [0, 86_399]
     hours = rng.choices(range(24), weights=HOURLY_WEIGHTS, k=max(calls - 2, 0))
     offsets += [h * 3600 + rng.randrange(3600) for h in hours]

@@ -24,14 +24,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from alohub_assets.records import ICT, is_valid_call_id, local_today
 from alohub_assets.sandbox.calls import CallStore
+from alohub_assets.sandbox.vendor_format import VENDOR_TZ, looks_like_call_id, vendor_today
 
 DEFAULT_API_KEY = "sandbox-key"
 DEFAULT_NO_SCOPE_KEY = "sandbox-key-without-report-scope"
@@ -79,6 +80,7 @@ class SandboxState:
         self.windows: Counter[tuple[str, ...]] = Counter()
         self.rng = random.Random(config.fault_seed)
         self.forced_faults: list[str] = []  # tests queue faults for the next requests
+        self.clock: Callable[[], float] = time.time  # rate windows; tests put a fake clock here
 
     def recordings_ready(self) -> bool:
         return time.monotonic() - self.started >= self.config.recording_delay_seconds
@@ -102,7 +104,7 @@ class SandboxState:
     def take_quota(self, tenant: str, route: str) -> tuple[dict[str, str], float | None]:
         """Counts a request in the fixed 10 s window; returns headers and, if over, the wait."""
         cfg = self.config
-        now = time.time()
+        now = self.clock()
         window = math.floor(now / cfg.window_seconds)
         reset_in = (window + 1) * cfg.window_seconds - now
         with self.lock:
@@ -282,7 +284,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         limit = min(limit, self.state.config.max_limit)
         if getattr(self, "fault", None) == "drift":
             self.state.store.add_late_call(start, end)
-        rows = self.state.store.list_rows(start, end, call_type, now=datetime.now(ICT))
+        rows = self.state.store.list_rows(start, end, call_type, now=datetime.now(VENDOR_TZ))
         phone = body.get("phoneNumber")
         if phone:
             rows = [r for r in rows if phone in (r["caller"], r["called"])]
@@ -290,10 +292,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return 200, _body(True, "SUCCESS", "SUCCESS", rows[offset : offset + limit], len(rows))
 
     def _detail(self, call_id: str) -> tuple[int, dict]:
-        if not is_valid_call_id(call_id):
+        if not looks_like_call_id(call_id):
             return 400, _body(False, "INVALID_INPUT", "callId incorrect format")
         call = self.state.store.find(call_id)
-        if call is None or call.end_time > datetime.now(ICT):
+        if call is None or call.end_time > datetime.now(VENDOR_TZ):
             return 404, _body(False, "NOT_FOUND", "Call log not found")
         return 200, _body(
             True, "SUCCESS", "SUCCESS", [call.detail(self.state.recordings_ready())], 1
@@ -399,7 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", help="write the bound port here once listening")
     args = parser.parse_args(argv)
 
-    end = args.end or local_today()
+    end = args.end or vendor_today()
     start = args.start or end - timedelta(days=13)
     store = CallStore(
         seed=args.seed,
