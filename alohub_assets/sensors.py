@@ -14,10 +14,15 @@ import dagster as dg
 from alohub_assets.jobs import call_recordings_job
 from alohub_assets.partitions import daily_partitions
 from alohub_assets.recordings import find_due
-from alohub_assets.records import local_today
+from alohub_assets.records import ICT
 from alohub_assets.resources import RecordingPolicyResource, WarehouseResource
 
 RUN_KEY_BUCKET_SECONDS = 600
+
+
+def utc_now() -> datetime:
+    """The sensor's clock: tests put a fake one here instead of sleeping until a backoff ends."""
+    return datetime.now(UTC)
 
 
 def _mtime(path) -> float | None:
@@ -40,10 +45,10 @@ def recording_url_sensor(
 ) -> dg.SensorResult:
     store = warehouse.get_warehouse()
     policy = recording_policy.get_policy()
-    now = datetime.now(UTC)
+    now = utc_now()
     cursor = json.loads(context.cursor) if context.cursor else {}
     first_key = daily_partitions.get_first_partition_key()
-    today = local_today()
+    today = now.astimezone(ICT).date()  # the call center's date (UTC+7)
     bucket = int(now.timestamp()) // RUN_KEY_BUCKET_SECONDS
     requests, new_cursor, skipped = [], {}, []
     for back in range(1, recording_policy.scan_days + 1):

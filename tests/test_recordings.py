@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from alohub_assets import sensors
 from alohub_assets.assets.call_recordings import call_recordings
 from alohub_assets.records import ICT
 from alohub_assets.resources import RecordingPolicyResource
@@ -158,20 +158,29 @@ def test_sensor_requests_runs_only_where_work_is_due(recent, tmp_path):
     assert set(cursor) == {d.isoformat() for d in days}
 
 
-def test_sensor_backs_off_then_asks_again_when_due(recent, tmp_path):
+def test_sensor_backs_off_then_asks_again_when_due(recent, tmp_path, monkeypatch):
     sandbox, days = recent
-    policy = RecordingPolicyResource(backoff_minutes=[2 / 60], max_attempts=2)
+    policy = RecordingPolicyResource(backoff_minutes=[10], max_attempts=2)
+    asked_at = datetime.now(UTC)  # no later than any fetched_at the runs below record
     for day in days:
         materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
+    answered_by = datetime.now(UTC)  # no earlier than any of them
+    clock = {"now": asked_at}  # the sensor's clock, moved by hand: no sleeping, no luck
+    monkeypatch.setattr(sensors, "utc_now", lambda: clock["now"])
+
     first = tick(sandbox, tmp_path, policy=policy)
-    assert first.run_requests == []  # pending calls wait 2 s
+    assert first.run_requests == []  # pending calls wait their 10 minutes
+    clock["now"] = asked_at + timedelta(minutes=10) - timedelta(seconds=1)
     again = tick(sandbox, tmp_path, cursor=first.cursor, policy=policy)
     assert again.run_requests == [] and again.cursor == first.cursor  # nothing read, nothing due
-    time.sleep(2.2)
+    clock["now"] = answered_by + timedelta(minutes=10)
     due = tick(sandbox, tmp_path, cursor=again.cursor, policy=policy)
     assert sorted(r.partition_key for r in due.run_requests) == [d.isoformat() for d in days]
-    for day in days:  # the second attempt reaches the limit: gave_up
-        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
-    time.sleep(2.2)
+    # The runs asked for (the asset keeps the real clock, so its backoff is set to 0 here):
+    # the second attempt reaches the limit, gave_up, which is final.
+    second = RecordingPolicyResource(backoff_minutes=[0], max_attempts=2)
+    for day in days:
+        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=second)
+    clock["now"] = datetime.now(UTC) + timedelta(days=1)
     after = tick(sandbox, tmp_path, cursor=due.cursor, policy=policy)
     assert after.run_requests == []
