@@ -9,10 +9,10 @@ install:  ## uv (from PyPI with pip if missing), then the locked dependencies
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-browser:  ## Debian's chromium for the UI test; without it (no root, no apt) that test skips
+browser:  ## Debian's chromium for the UI test; without it that test fails unless ALOHUB_SKIP_BROWSER=1
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
-	  || echo "chromium could not be installed: the browser test will be skipped"
+	  || echo "chromium could not be installed: the browser test will fail (ALOHUB_SKIP_BROWSER=1 skips it)"
 
 lint: install
 	$(UV) run ruff check .
