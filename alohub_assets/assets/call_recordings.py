@@ -9,6 +9,12 @@ from alohub_assets.partitions import daily_partitions, partition_day
 from alohub_assets.recordings import fetch_recordings, find_due, merge_recordings
 from alohub_assets.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
 
+
+def utc_now() -> datetime:
+    """The asset's clock: tests put a fake one here to run a backoff schedule without waiting."""
+    return datetime.now(UTC)
+
+
 CALL_RECORDINGS_SCHEMA = dg.TableSchema(
     columns=[
         dg.TableColumn("call_id", "string"),
@@ -42,7 +48,7 @@ def call_recordings(
     day = partition_day(context)
     store = warehouse.get_warehouse()
     policy = recording_policy.get_policy()
-    now = datetime.now(UTC)
+    now = utc_now()
     due = find_due(store, day, policy, now)
     context.log.info(f"{day}: {len(due.due_call_ids)} answered calls due for a detail request")
     with alohub.get_client() as client:
