@@ -14,22 +14,25 @@ browser:  ## Debian's chromium for the UI test; without it that test fails unles
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 	  || echo "chromium could not be installed: the browser test will fail (ALOHUB_SKIP_BROWSER=1 skips it)"
 
-lint: install
+lint: install  ## ruff, the layer contracts (import-linter), and dg's check of the definitions
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
+	$(UV) run dg check defs
+	$(UV) run dg list defs --json >/dev/null
 
 format: install
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-test: lint browser  ## ruff, then every test (real HTTP to the sandbox, real files under tmp dirs)
+test: lint browser  ## lint (ruff, import contracts, dg), then every test (real HTTP to the sandbox, real files under tmp dirs)
 	$(UV) run pytest
 
 demo: install  ## sandbox on a free port -> last 7 complete days -> ./data, KPI tables printed
-	$(UV) run python -m alohub_assets.demo
+	$(UV) run python -m alohub_dev.demo
 
 dev: install  ## Dagster UI with a persistent DAGSTER_HOME; the sandbox when ALOHUB_API_KEY is unset
-	$(UV) run python -m alohub_assets.dev
+	$(UV) run python -m alohub_dev.dev
 
 report: install  ## the report notebook, executed on ./data (after make demo), as data/call_center_report.html
 	ALOHUB_DATA_DIR=$${ALOHUB_DATA_DIR:-$(CURDIR)/data} $(UV) run jupyter nbconvert --to html --execute \

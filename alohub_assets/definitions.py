@@ -1,16 +1,17 @@
-"""The code location: only assembles what the other modules define."""
+"""The code location: only assembles what ``defs/`` defines."""
 
 import dagster as dg
 
-from alohub_assets.assets import ALL_ASSETS
-from alohub_assets.jobs import call_recordings_job, daily_call_logs_job
-from alohub_assets.resources import (
+from alohub_assets.defs import ALL_ASSETS
+from alohub_assets.defs.ingest.jobs import daily_call_logs_job
+from alohub_assets.defs.ingest.schedules import daily_call_logs_schedule
+from alohub_assets.defs.recordings.jobs import call_recordings_job
+from alohub_assets.defs.recordings.sensors import recording_url_sensor
+from alohub_assets.defs.resources import (
     RecordingPolicyResource,
     alohub_resource_from_env,
     warehouse_resource_from_env,
 )
-from alohub_assets.schedules import daily_call_logs_schedule
-from alohub_assets.sensors import recording_url_sensor
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
@@ -18,7 +19,7 @@ defs = dg.Definitions(
     schedules=[daily_call_logs_schedule],
     sensors=[recording_url_sensor],
     # Steps are short and mostly I/O-bound: one process per run starts in a fraction of the time
-    # a process per step takes, and runs its DuckDB writers one after another.
+    # a process per step takes.
     executor=dg.in_process_executor,
     resources={
         "alohub": alohub_resource_from_env(),

@@ -34,7 +34,7 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         process = subprocess.Popen(
-            [sys.executable, "-m", "alohub_assets.sandbox.server", "--port", "0",
+            [sys.executable, "-m", "alohub_dev.sandbox.server", "--port", "0",
              "--api-key", API_KEY, "--port-file", str(port_file), *args],
             cwd=ROOT, stderr=subprocess.DEVNULL,
         )  # fmt: skip

@@ -16,10 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.common import API_KEY, ROOT, median, run_worker, sandbox_process
+from alohub_dev.commands import daily_job_cli_args
+from bench.common import (
+    API_KEY,
+    ROOT,
+    median,
+    run_worker,
+    sandbox_process,
+)
 
 FIRST_DAY = date(2026, 10, 1)
-SELECTION = "raw_call_logs,call_logs,daily_call_metrics,agent_daily_load,hourly_call_volume"
 
 
 @dataclass
@@ -271,8 +277,7 @@ def bench_end_to_end(sizes: Sizes) -> Result:
                 env = {**os.environ, "ALOHUB_BASE_URL": sandbox.url, "ALOHUB_API_KEY": API_KEY,
                        "ALOHUB_DATA_DIR": tmp, "DAGSTER_HOME": ""}  # fmt: skip
                 env.pop("DAGSTER_HOME")
-                ours.append(_cli_seconds(["asset", "materialize", "-m", "alohub_assets.definitions",
-                                          "--select", SELECTION, "--partition", day.isoformat()], env))  # fmt: skip
+                ours.append(_cli_seconds(daily_job_cli_args(day), env))
                 trivial.append(_cli_seconds(["asset", "materialize", "-m", "bench.trivial_definitions",
                                              "--select", "noop"], env))  # fmt: skip
     ratio = median(ours) / median(trivial)

@@ -27,21 +27,28 @@ def ingest(
     started = time.perf_counter()
     import dagster as dg
 
-    from alohub_assets.assets import PIPELINE_ASSETS
-    from alohub_assets.resources import AloHubResource, WarehouseResource
+    from alohub_assets.defs import ALL_ASSETS
+    from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
+    from alohub_assets.defs.resources import (
+        AloHubResource,
+        RecordingPolicyResource,
+        WarehouseResource,
+    )
 
     instance = dg.DagsterInstance.ephemeral()
     startup = time.perf_counter() - started
     resources = {
         "alohub": AloHubResource(base_url=url, api_key=api_key, rate_window_seconds=window_seconds),
         "warehouse": WarehouseResource(data_dir=data_dir),
+        "recording_policy": RecordingPolicyResource(),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()
     for offset in range(days):
         day = date.fromisoformat(first_day) + timedelta(days=offset)
         dg.materialize(
-            PIPELINE_ASSETS,
+            ALL_ASSETS,
+            selection=DAILY_PIPELINE,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,
@@ -114,7 +121,7 @@ def dlt_ingest(url: str, api_key: str, first_day: str, days: int, data_dir: str)
 
 def make_raw_day(data_dir: str, day: str, calls: int) -> dict:
     """A landed day of synthetic rows in the raw layout (1 to 3 rows a call, as upstream)."""
-    from alohub_assets.warehouse import Warehouse
+    from alohub_assets.storage.layout import Warehouse
 
     folder = Warehouse.at(data_dir).raw_partition_dir(date.fromisoformat(day))
     folder.mkdir(parents=True, exist_ok=True)
@@ -177,8 +184,8 @@ def make_raw_day(data_dir: str, day: str, calls: int) -> dict:
 
 def transform(data_dir: str, day: str) -> dict:
     """The pipeline's own parse and dedup of a landed day into call_logs Parquet."""
-    from alohub_assets.assets.call_logs import build_call_logs
-    from alohub_assets.warehouse import Warehouse
+    from alohub_assets.defs.ingest.call_logs import build_call_logs
+    from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
     baseline = _peak_rss_mb()
@@ -191,7 +198,7 @@ def transform(data_dir: str, day: str) -> dict:
 
 def transform_floor(data_dir: str, day: str) -> dict:
     """The floor: one bare DuckDB query parsing the same files and keeping one row per callId."""
-    from alohub_assets.warehouse import Warehouse
+    from alohub_assets.storage.layout import Warehouse
 
     folder = Warehouse.at(data_dir).raw_partition_dir(date.fromisoformat(day))
     files = [str(folder / "inbound.jsonl"), str(folder / "outbound.jsonl")]
@@ -236,9 +243,9 @@ def transform_floor(data_dir: str, day: str) -> dict:
 
 def fetch(url: str, api_key: str, data_dir: str, day: str) -> dict:
     """Lands one day from the sandbox; its memory must not grow with the day's rows."""
-    from alohub_assets.alohub_client import AloHubClient
-    from alohub_assets.landing import land_call_logs
-    from alohub_assets.warehouse import Warehouse
+    from alohub_assets.api.client import AloHubClient
+    from alohub_assets.storage.landing import land_call_logs
+    from alohub_assets.storage.layout import Warehouse
 
     baseline = _peak_rss_mb()
     started = time.perf_counter()
@@ -253,7 +260,7 @@ def fetch(url: str, api_key: str, data_dir: str, day: str) -> dict:
 
 def make_call_logs_year(data_dir: str, first_day: str, days: int, calls: int) -> dict:
     """``days`` partitions of synthetic call_logs Parquet in the warehouse layout."""
-    from alohub_assets.warehouse import Warehouse
+    from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
     con = duckdb.connect()
@@ -291,34 +298,24 @@ def make_call_logs_year(data_dir: str, first_day: str, days: int, calls: int) ->
 
 
 def mart_rebuild(data_dir: str, first_day: str, days: int) -> dict:
-    """Full rebuild of the three KPI tables, then the update of one day, as the assets do it."""
-    from alohub_assets.assets.mart import MART_TABLES, ensure_mart, replace_partition
-    from alohub_assets.warehouse import Warehouse, connect_mart
+    """Full rebuild of every KPI table, then the update of one day, as the assets do it."""
+    from alohub_assets.defs.kpi_mart.build import kpi_tables, write_table_partition
+    from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
-    warehouse.duckdb_path.unlink(missing_ok=True)
     day_list = [date.fromisoformat(first_day) + timedelta(days=o) for o in range(days)]
     params = {"short_abandon_seconds": 5, "service_level_seconds": 20}
     started = time.perf_counter()
-    with connect_mart(warehouse.duckdb_path) as con:
-        ensure_mart(con, warehouse)
-        for day in day_list:
-            file = {"call_logs": str(warehouse.call_logs_file(day))}
-            for table in MART_TABLES:
-                replace_partition(
-                    con, table, day, {**file, **(params if table == "daily_call_metrics" else {})}
-                )
+    for day in day_list:
+        for table in kpi_tables():
+            write_table_partition(warehouse, table, day, params)
     full = time.perf_counter() - started
     started = time.perf_counter()
-    with connect_mart(warehouse.duckdb_path) as con:
-        day = day_list[len(day_list) // 2]
-        file = {"call_logs": str(warehouse.call_logs_file(day))}
-        for table in MART_TABLES:
-            replace_partition(
-                con, table, day, {**file, **(params if table == "daily_call_metrics" else {})}
-            )
+    day = day_list[len(day_list) // 2]
+    for table in kpi_tables():
+        write_table_partition(warehouse, table, day, params)
     one_day = time.perf_counter() - started
-    with connect_mart(warehouse.duckdb_path, read_only=True) as con:
+    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
         offered = con.execute("SELECT sum(offered_calls) FROM daily_call_metrics").fetchone()[0]
     return {
         "full": full,

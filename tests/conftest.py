@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date
 
-import httpx
 import pytest
 
-from alohub_assets.alohub_client import AloHubClient, RetryPolicy
-from alohub_assets.sandbox.calls import CallStore
-from alohub_assets.sandbox.server import SandboxConfig, SandboxServer, build_server
-
-API_KEY = "sk_test_Zq81SecretSandboxKey"
-FIRST_DAY = date(2026, 3, 1)
-LAST_DAY = date(2026, 3, 7)
-DAY = date(2026, 3, 4)
-FAST_RETRY = RetryPolicy(max_retries=10, backoff_base_seconds=0.01, backoff_cap_seconds=0.05)
-
-
-@dataclass
-class Sandbox:
-    server: SandboxServer
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def store(self) -> CallStore:
-        return self.server.state.store
-
-    @property
-    def config(self) -> SandboxConfig:
-        return self.server.state.config
-
-    def requests(self) -> dict[str, int]:
-        """The sandbox's request counters, read over HTTP as any client would."""
-        return httpx.get(f"{self.url}/_sandbox/stats").json()["requests"]
-
-    def client(self, **kwargs) -> AloHubClient:
-        kwargs.setdefault("retry", FAST_RETRY)
-        return AloHubClient(kwargs.pop("api_key", API_KEY), base_url=self.url, **kwargs)
+from alohub_dev.sandbox.calls import CallStore
+from alohub_dev.sandbox.server import SandboxConfig, SandboxServer, build_server
+from tests.support import API_KEY, FIRST_DAY, LAST_DAY, Sandbox
 
 
 @pytest.fixture
@@ -74,49 +41,6 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 @pytest.fixture
 def sandbox(make_sandbox) -> Sandbox:
     return make_sandbox()
-
-
-def pipeline_assets():
-    from alohub_assets.assets import PIPELINE_ASSETS
-
-    return PIPELINE_ASSETS
-
-
-def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **alohub) -> dict:
-    from alohub_assets.resources import (
-        AloHubResource,
-        RecordingPolicyResource,
-        WarehouseResource,
-    )
-
-    alohub.setdefault("api_key", API_KEY)
-    alohub.setdefault("max_retries", 3)
-    return {
-        "alohub": AloHubResource(base_url=sandbox.url, **alohub),
-        "warehouse": WarehouseResource(data_dir=str(data_dir), lock_timeout_seconds=60),
-        "recording_policy": recording_policy or RecordingPolicyResource(),
-    }
-
-
-def materialize_day(
-    sandbox: Sandbox,
-    data_dir,
-    day: date,
-    *,
-    assets=None,
-    raise_on_error=True,
-    recording_policy=None,
-    **alohub,
-):
-    """Runs the pipeline (or ``assets``) for one partition, in process, against the sandbox."""
-    import dagster as dg
-
-    return dg.materialize(
-        assets or pipeline_assets(),
-        partition_key=day.isoformat(),
-        resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
-        raise_on_error=raise_on_error,
-    )
 
 
 @pytest.fixture(scope="session")

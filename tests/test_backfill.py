@@ -12,10 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import API_KEY, FIRST_DAY
+from tests.support import API_KEY, FIRST_DAY, daily_job_cli_args
 
 ROOT = Path(__file__).resolve().parents[1]
-SELECTION = "raw_call_logs,call_logs,daily_call_metrics,agent_daily_load,hourly_call_volume"
 
 
 def cli_env(sandbox, tmp_path) -> dict[str, str]:
@@ -34,8 +33,7 @@ def cli_env(sandbox, tmp_path) -> dict[str, str]:
 
 def materialize(env, day) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "alohub_assets.definitions",
-         "--select", SELECTION, "--partition", day.isoformat()],
+        [sys.executable, "-m", "dagster", *daily_job_cli_args(day)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alohub_assets.assets.call_logs import build_call_logs, call_logs
-from alohub_assets.assets.raw_call_logs import raw_call_logs
-from alohub_assets.warehouse import Warehouse
-from tests.conftest import DAY, materialize_day
+from alohub_assets.defs.ingest.call_logs import build_call_logs, call_logs
+from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
+from alohub_assets.storage.layout import Warehouse
+from tests.support import DAY, materialize_day
 
 GOOD = {
     "callId": "20260304101500-GOODCALL-001",

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from alohub_assets.alohub_client import (
+from alohub_assets.api.client import (
     AloHubAuthError,
     AloHubClient,
     AloHubConfigError,
@@ -21,9 +21,9 @@ from alohub_assets.alohub_client import (
     RateLimiter,
     RetryPolicy,
 )
-from alohub_assets.records import local_day_window, normalize_list_row
-from alohub_assets.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
-from tests.conftest import API_KEY, DAY
+from alohub_assets.api.records import local_day_window, normalize_list_row
+from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
+from tests.support import API_KEY, DAY
 
 
 def day_ids(sandbox, day: date = DAY) -> Counter:

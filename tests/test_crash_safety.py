@@ -1,6 +1,6 @@
 """Crash safety: runs killed (SIGKILL) at the worst moments, two runs of one partition at once,
-and a notebook holding the DuckDB file. The previous partition stays readable; the next run
-repairs; the writer waits for a held lock, then names the holder."""
+and a notebook holding the DuckDB catalog. The previous partition stays readable; the next run
+repairs; a held catalog blocks no run."""
 
 from __future__ import annotations
 
@@ -11,19 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets.assets.mart import daily_call_metrics
-from alohub_assets.records import local_day_window
-from alohub_assets.resources import WarehouseResource
-from tests.conftest import API_KEY, DAY, materialize_day
+from alohub_assets.api.records import local_day_window
+from alohub_assets.defs.kpi_mart.build import kpi_tables
+from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
 
 ROOT = Path(__file__).resolve().parents[1]
-SELECTION = "raw_call_logs,call_logs,daily_call_metrics,agent_daily_load,hourly_call_volume"
 
 
 def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.Popen:
@@ -33,13 +30,9 @@ def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.
     if failpoint:
         env["ALOHUB_FAILPOINT"] = failpoint
     return subprocess.Popen(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "alohub_assets.definitions",
-         "--select", SELECTION, "--partition", DAY.isoformat()],
+        [sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-
-
-MART = ("daily_call_metrics", "agent_daily_load", "hourly_call_volume")
 
 
 def raw_landing(data_dir: Path) -> dict[str, bytes] | None:
@@ -51,19 +44,16 @@ def raw_landing(data_dir: Path) -> dict[str, bytes] | None:
 
 
 def snapshot(data_dir: Path) -> dict:
-    """Everything a run of the partition writes, read as a user would."""
+    """Everything a run of the partition writes, read as a user would: the raw folder, and the
+    day's Parquet file of call_logs, rejected_call_logs and every KPI table."""
     warehouse = data_dir / "warehouse"
-    result = {
+    return {
         "raw": raw_landing(data_dir),
         **{
             table: pq.read_table(warehouse / table / f"date={DAY}" / f"{table}.parquet")
-            for table in ("call_logs", "rejected_call_logs")
+            for table in ("call_logs", "rejected_call_logs", *kpi_tables())
         },
     }
-    with duckdb.connect(str(data_dir / "alohub.duckdb"), read_only=True) as con:
-        for table in MART:
-            result[table] = con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()  # noqa: S608
-    return result
 
 
 def visible_parquet(data_dir: Path) -> list[Path]:
@@ -84,7 +74,7 @@ REPLACED_BEFORE_KILL = {
     "mid_landing": set(),  # still paging into a staging folder
     "between_folder_renames": {"raw"},  # the new raw folder swapped in, the old one beside it
     "before_file_publish": {"raw"},  # call_logs' new file written, not yet renamed in place
-    "mart_mid_transaction": {"raw", "call_logs"},  # a KPI step cut (no new rejects: same file)
+    "kpi_before_publish": {"raw", "call_logs"},  # a KPI file written, not renamed in place
 }
 
 
@@ -114,8 +104,7 @@ def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     assert after_kill["raw"] is not None  # never a moment without the raw folder
     assert visible_parquet(tmp_path) == files_before  # no half file visible to a glob
     left = leftovers(tmp_path)
-    # The killed run's work file is still there (a KPI step writes none)...
-    assert bool(left) == (point != "mart_mid_transaction"), left
+    assert left  # the killed run's work file is still there...
 
     repaired = cli(sandbox, tmp_path)
     assert repaired.wait(timeout=300) == 0
@@ -124,8 +113,8 @@ def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     assert again["call_logs"].num_rows == before["call_logs"].num_rows + 1
     for part in ("raw", "daily_call_metrics", "hourly_call_volume"):
         assert again[part] != before[part], part  # rebuilt from the new fetch
-    daily = again["daily_call_metrics"]
-    assert sum(row[2] for row in daily) == again["call_logs"].num_rows
+    daily = again["daily_call_metrics"].to_pylist()
+    assert sum(row["offered_calls"] for row in daily) == again["call_logs"].num_rows
     reliability_report["crashes"].append(
         {
             "crash point": point,
@@ -170,12 +159,12 @@ def test_two_runs_of_one_partition_at_once_leave_one_complete_version(
         for row in json.loads(line)["data"]
     }
     assert raw_ids in versions.values()  # the raw landing is one complete version too
-    assert sum(row[2] for row in result["daily_call_metrics"]) == len(ids)
+    assert sum(row["offered_calls"] for row in result["daily_call_metrics"].to_pylist()) == len(ids)
     assert leftovers(tmp_path) == []
     assert visible_parquet(tmp_path) == sorted(
         [
             tmp_path / "warehouse" / t / f"date={DAY}" / f"{t}.parquet"
-            for t in ("call_logs", "rejected_call_logs")
+            for t in ("call_logs", "rejected_call_logs", *kpi_tables())
         ]
     )
     reliability_report["crashes"].append(
@@ -193,52 +182,31 @@ def test_two_runs_of_one_partition_at_once_leave_one_complete_version(
 
 HOLDER = """
 import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])  # a notebook that did not close its connection
+con = duckdb.connect(sys.argv[1])  # a notebook that did not close its connection (read-write)
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 con.close()
 """
 
 
-def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "holding"
-    return holder
-
-
-def test_a_notebook_holding_the_file_makes_the_writer_wait_then_name_it(sandbox, tmp_path):
+def test_a_notebook_holding_the_catalog_blocks_no_run(sandbox, tmp_path):
     materialize_day(sandbox, tmp_path, DAY)
-    database = tmp_path / "alohub.duckdb"
+    catalog = tmp_path / "alohub.duckdb"
+    definition = tmp_path / "alohub.duckdb.views.sql"
+    definition.unlink()  # the next run must rebuild the catalog while it is held
 
-    holder = hold_duckdb(database, 60)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(catalog), "120"], stdout=subprocess.PIPE, text=True
+    )
     try:
-        result = dg.materialize(
-            [daily_call_metrics],
-            partition_key=DAY.isoformat(),
-            resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=2)
-            },
-            raise_on_error=False,
-        )
+        assert holder.stdout.readline().strip() == "holding"
+        next_day = DAY.replace(day=DAY.day + 1)
+        assert materialize_day(sandbox, tmp_path, next_day).success
+        assert holder.poll() is None  # still holding its connection
     finally:
         holder.kill()
         holder.wait()
-    assert not result.success
-    error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "stayed locked for 2s" in error and f"PID {holder.pid}" in error
-    assert "Close the notebook" in error
-
-    holder = hold_duckdb(database, 1.5)  # released while the writer waits: the run succeeds
-    try:
-        result = dg.materialize(
-            [daily_call_metrics],
-            partition_key=DAY.isoformat(),
-            resources={
-                "warehouse": WarehouseResource(data_dir=str(tmp_path), lock_timeout_seconds=60)
-            },
-        )
-    finally:
-        holder.wait()
-    assert result.success
+    assert definition.exists()
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        days = con.execute("SELECT DISTINCT date FROM daily_call_metrics ORDER BY 1").fetchall()
+    assert [d for (d,) in days] == [DAY, next_day]

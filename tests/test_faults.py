@@ -10,20 +10,19 @@ import importlib
 import os
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets.assets.call_recordings import call_recordings
-from alohub_assets.assets.mart import MART_TABLES as MART
-from alohub_assets.recordings import find_due
-from alohub_assets.resources import RecordingPolicyResource
-from alohub_assets.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL
-from alohub_assets.warehouse import Warehouse
-from tests.conftest import FIRST_DAY, materialize_day
+from alohub_assets.defs.kpi_mart.build import kpi_tables
+from alohub_assets.defs.recordings.call_recordings import call_recordings
+from alohub_assets.defs.resources import RecordingPolicyResource
+from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.recordings import find_due
+from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL
+from tests.support import FIRST_DAY, materialize_day
 
 # The module, not the asset of the same name that the package exports.
-call_recordings_module = importlib.import_module("alohub_assets.assets.call_recordings")
+call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
 RUNS = int(os.environ.get("ALOHUB_SOAK_RUNS", "2"))
 FAST = {"retry_backoff_seconds": 0.01, "max_retries": 12, "max_retry_seconds": 60}
 
@@ -57,27 +56,15 @@ def failure_classes(result) -> set[str]:
 
 
 def day_parts(data_dir, day) -> dict:
-    """What a partition run leaves for a user: both Parquet tables and the day's KPI rows."""
+    """What a partition run leaves for a user: the day's Parquet file of call_logs,
+    rejected_call_logs and every KPI table."""
     warehouse = Warehouse.at(data_dir)
-    parts = {
-        "call_logs": pq.read_table(warehouse.call_logs_file(day)),
-        "rejected_call_logs": pq.read_table(warehouse.rejected_file(day)),
-    }
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
-        for table in MART:
-            parts[table] = con.execute(
-                f"SELECT * FROM {table} WHERE date = $day ORDER BY ALL",  # noqa: S608
-                {"day": day},
-            ).fetchall()
-    return parts
+    tables = ("call_logs", "rejected_call_logs", *kpi_tables())
+    return {t: pq.read_table(warehouse.partition_file(t, day)) for t in tables}
 
 
 def differing_parts(got: dict, want: dict) -> list[str]:
-    return [
-        k
-        for k in want
-        if not (got[k].equals(want[k]) if hasattr(got[k], "equals") else got[k] == want[k])
-    ]
+    return [k for k in want if not got[k].equals(want[k])]
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))

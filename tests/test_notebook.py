@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from alohub_assets.assets.call_recordings import call_recordings
-from tests.conftest import DAY, materialize_day
+from alohub_assets.defs.recordings.call_recordings import call_recordings
+from tests.support import DAY, materialize_day
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "call_center_report.ipynb"
 

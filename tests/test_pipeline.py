@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets.records import ICT
-from alohub_assets.warehouse import Warehouse
-from tests.conftest import DAY, materialize_day
+from alohub_assets.api.records import ICT
+from alohub_assets.storage.layout import Warehouse
+from tests.support import DAY, materialize_day
 
 COLUMNS = [
     "call_id",
@@ -233,7 +233,7 @@ def test_a_failed_run_leaves_the_previous_partition(built_day, tmp_path, make_sa
 
 
 def test_rows_of_another_day_are_dropped_not_duplicated(sandbox, tmp_path):
-    from alohub_assets.assets.call_logs import build_call_logs
+    from alohub_assets.defs.ingest.call_logs import build_call_logs
 
     materialize_day(sandbox, tmp_path, DAY)
     warehouse = Warehouse.at(tmp_path)
@@ -250,7 +250,7 @@ def test_rows_of_another_day_are_dropped_not_duplicated(sandbox, tmp_path):
 
 
 def test_missing_api_key_is_a_clear_error(sandbox, tmp_path):
-    from alohub_assets.assets.raw_call_logs import raw_call_logs
+    from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 
     result = materialize_day(
         sandbox, tmp_path, DAY, assets=[raw_call_logs], api_key=None, raise_on_error=False
@@ -261,7 +261,7 @@ def test_missing_api_key_is_a_clear_error(sandbox, tmp_path):
 
 
 def test_schedule_asks_for_yesterday_and_the_lookback_days():
-    from alohub_assets.schedules import daily_call_logs_schedule as schedule
+    from alohub_assets.defs.ingest.schedules import daily_call_logs_schedule as schedule
 
     assert schedule.execution_timezone == "Asia/Ho_Chi_Minh"
     assert schedule.cron_schedule == "0 2 * * *"

@@ -10,18 +10,18 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from alohub_assets import sensors
-from alohub_assets.assets.call_recordings import call_recordings
-from alohub_assets.records import ICT
-from alohub_assets.resources import RecordingPolicyResource
-from alohub_assets.sandbox.calls import (
+from alohub_assets.api.records import ICT
+from alohub_assets.defs.recordings import sensors
+from alohub_assets.defs.recordings.call_recordings import call_recordings
+from alohub_assets.defs.recordings.sensors import recording_url_sensor
+from alohub_assets.defs.resources import RecordingPolicyResource
+from alohub_assets.storage.layout import Warehouse
+from alohub_dev.sandbox.calls import (
     RECORDING_DELAYED,
     RECORDING_IN_DETAIL,
     RECORDING_NEVER,
 )
-from alohub_assets.sensors import recording_url_sensor
-from alohub_assets.warehouse import Warehouse
-from tests.conftest import DAY, materialize_day, pipeline_resources
+from tests.support import DAY, materialize_day, pipeline_resources
 
 NO_WAIT = RecordingPolicyResource(backoff_minutes=[0], max_attempts=3)
 

@@ -13,10 +13,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.conftest import API_KEY, DAY, materialize_day
+from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
 
 ROOT = Path(__file__).resolve().parents[1]
-SELECTION = "raw_call_logs,call_logs,daily_call_metrics,agent_daily_load,hourly_call_volume"
 PII_KEY = "pii-Hm4cK3y-for-tests-only"
 
 
@@ -38,8 +37,7 @@ def test_the_api_key_reaches_no_log_event_store_run_config_or_data(
     env = {**os.environ, "DAGSTER_HOME": str(home), "ALOHUB_BASE_URL": sandbox.url,
            "ALOHUB_API_KEY": API_KEY, "ALOHUB_DATA_DIR": str(data),
            "ALOHUB_PARTITIONS_START": "2026-02-01"}  # fmt: skip
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-               "alohub_assets.definitions", "--select", SELECTION, "--partition", DAY.isoformat()]  # fmt: skip
+    command = [sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)]
     ok = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout[-2000:]
     # A refused key fails the run; its error text is stored in the event log too.
@@ -61,18 +59,20 @@ def test_the_api_key_reaches_no_log_event_store_run_config_or_data(
 
 
 def test_pii_option_hashes_numbers_and_names_and_keeps_the_kpis(sandbox, tmp_path):
-    from alohub_assets.resources import WarehouseResource
+    from alohub_assets.defs.resources import WarehouseResource
 
     plain, hashed = tmp_path / "plain", tmp_path / "hashed"
     materialize_day(sandbox, plain, DAY)
     import dagster as dg
 
-    from tests.conftest import pipeline_assets, pipeline_resources
+    from alohub_assets.defs import ALL_ASSETS
+    from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
+    from tests.support import pipeline_resources
 
     resources = pipeline_resources(sandbox, hashed)
     resources["warehouse"] = WarehouseResource(data_dir=str(hashed), pii_hmac_key=PII_KEY)
     assert dg.materialize(
-        pipeline_assets(), partition_key=DAY.isoformat(), resources=resources
+        ALL_ASSETS, selection=DAILY_PIPELINE, partition_key=DAY.isoformat(), resources=resources
     ).success
 
     def token(value: str) -> str:

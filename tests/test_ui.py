@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, DAY
+from tests.support import API_KEY, DAY
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -80,9 +80,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory):
     """`dagster dev` (webserver + daemon) against a sandbox, for the whole module."""
-    from alohub_assets.sandbox.calls import CallStore
-    from alohub_assets.sandbox.server import SandboxConfig, build_server
-    from tests.conftest import FIRST_DAY, LAST_DAY
+    from alohub_dev.sandbox.calls import CallStore
+    from alohub_dev.sandbox.server import SandboxConfig, build_server
+    from tests.support import FIRST_DAY, LAST_DAY
 
     tmp = tmp_path_factory.mktemp("ui")
     store = CallStore(first_day=FIRST_DAY, last_day=LAST_DAY)

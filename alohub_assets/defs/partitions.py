@@ -1,0 +1,20 @@
+"""One calendar for every asset: local days in Asia/Ho_Chi_Minh, the call center's own."""
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from alohub_assets.api.records import LOCAL_TIMEZONE_NAME
+
+DEFAULT_PARTITIONS_START = "2026-01-01"
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=os.getenv("ALOHUB_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+    timezone=LOCAL_TIMEZONE_NAME,
+)
+
+
+def partition_day(context: dg.AssetExecutionContext) -> date:
+    """The local date a run's partition stands for."""
+    return date.fromisoformat(context.partition_key)

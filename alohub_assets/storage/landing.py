@@ -1,0 +1,146 @@
+"""Lands one local day of call logs as the API sent them, streamed page by page to disk.
+
+The list rows carry no call type, so the day is read once with ``callType`` 0 and once with 1;
+the filter gives each row its direction. A call of any other type would be missed by both, so
+the unfiltered ``totalRecord`` is compared with the two, and when they differ the unfiltered
+window is read too (its extra calls get direction ``unknown``).
+
+Each page becomes one JSON line ``{"source", "page", "data": [rows as sent]}``.
+The partition folder is staged and swapped in whole, with ``_fetch.json`` describing the fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from alohub_assets.api.client import AloHubClient, AloHubPagingError, WindowRead
+from alohub_assets.api.records import format_iso_ict, local_day_window
+from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.publish import failpoint, publish_dir, staging_dir_for
+
+#: Source name -> callType filter. The order is the priority when a call is in several.
+TYPED_SOURCES = {"inbound": 0, "outbound": 1}
+UNFILTERED_SOURCE = "all"
+FETCH_MANIFEST = "_fetch.json"
+MAX_DAY_REREADS = 3
+
+
+class JsonlPageSink:
+    """Writes each page as one JSON line; a re-read of the window truncates the file."""
+
+    def __init__(self, fh: TextIO, source: str):
+        self._fh = fh
+        self.source = source
+        self.pages = 0
+
+    def write_page(self, rows: list[dict[str, Any]]) -> None:
+        self.pages += 1
+        line = {"source": self.source, "page": self.pages, "data": rows}
+        self._fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+        failpoint("mid_landing")
+
+    def discard(self) -> None:
+        self._fh.seek(0)
+        self._fh.truncate()
+        self.pages = 0
+
+
+@dataclass(frozen=True)
+class LandingResult:
+    day: date
+    folder: Path
+    sources: dict[str, WindowRead]
+    unfiltered_total: int
+
+    @property
+    def rows(self) -> int:
+        return sum(read.rows for read in self.sources.values())
+
+
+def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> LandingResult:
+    """Fetches the local day into ``raw/call_logs/date=DAY/``, replacing what was there."""
+    start, end = local_day_window(day)
+    final = warehouse.raw_partition_dir(day)
+    staging = staging_dir_for(final)
+    try:
+        reads, unfiltered_total = _read_day(client, staging, start, end)
+        manifest = {
+            "date": day.isoformat(),
+            "window": {"callStartTime": format_iso_ict(start), "callEndtime": format_iso_ict(end)},
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_url": client.base_url,
+            "unfiltered_total_record": unfiltered_total,
+            "sources": {
+                name: {
+                    "total_record": r.total_record,
+                    "rows": r.rows,
+                    "pages": r.pages,
+                    "rereads": r.rereads,
+                }
+                for name, r in reads.items()
+            },
+            "client": client.stats.as_dict(),
+        }
+        (staging / FETCH_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        publish_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return LandingResult(day=day, folder=final, sources=reads, unfiltered_total=unfiltered_total)
+
+
+def _read_day(
+    client: AloHubClient, staging: Path, start: datetime, end: datetime
+) -> tuple[dict[str, WindowRead], int]:
+    """The typed reads, and the unfiltered one when calls of another type exist. A call that
+    arrives between the reads would show only in the unfiltered one, as ``unknown``; so the
+    unfiltered count is taken before and after, and the day read again when it moved."""
+    for _ in range(MAX_DAY_REREADS + 1):
+        count_before = client.count_call_logs(start, end)
+        _page_file(staging, UNFILTERED_SOURCE).unlink(missing_ok=True)
+        reads = {
+            source: _read_into(client, staging, source, start, end, call_type)
+            for source, call_type in TYPED_SOURCES.items()
+        }
+        unfiltered_total = client.count_call_logs(start, end)
+        if unfiltered_total != sum(r.total_record for r in reads.values()):
+            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
+            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        if unfiltered_total == count_before:
+            return reads, unfiltered_total
+    raise AloHubPagingError(
+        f"the calls of {start:%Y-%m-%d} kept changing between the inbound, outbound and "
+        f"unfiltered reads ({MAX_DAY_REREADS + 1} tries); try again when the day has settled"
+    )
+
+
+def _read_into(
+    client: AloHubClient,
+    folder: Path,
+    source: str,
+    start: datetime,
+    end: datetime,
+    call_type: int | None = None,
+) -> WindowRead:
+    with open(_page_file(folder, source), "w", encoding="utf-8") as fh:
+        read = client.read_window(start, end, JsonlPageSink(fh, source), call_type=call_type)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return read
+
+
+def landed_files(warehouse: Warehouse, day: date) -> list[Path]:
+    """The page files of a landed day, in priority order (typed sources before unfiltered)."""
+    folder = warehouse.raw_partition_dir(day)
+    files = [_page_file(folder, name) for name in (*TYPED_SOURCES, UNFILTERED_SOURCE)]
+    return [path for path in files if path.exists()]
+
+
+def _page_file(folder: Path, source: str) -> Path:
+    return folder / f"{source}.jsonl"

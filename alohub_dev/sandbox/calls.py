@@ -1,0 +1,375 @@
+"""Deterministic call data for the AloHub sandbox, and the sandbox's own record of it.
+
+Each day's calls come from ``random.Random(f"{seed}:{day}")``, so a day looks the same whatever
+else was asked before it. The data carries the traps the vendor document warns of: a call joined
+to several customers comes back as several rows with one ``callId``; calls start exactly at
+00:00:00 and 23:59:59 local; seconds are strings; empty values are ``""``; some answered calls
+have no ``url`` in the list although the detail has a ``recordingUrl`` (now, later, or never);
+a few calls are of a type other than inbound (0) or outbound (1), seen only without a filter.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from alohub_dev.sandbox.vendor import VIETNAM as ICT
+from alohub_dev.sandbox.vendor import today_in_vietnam as local_today
+from alohub_dev.sandbox.vendor import vendor_time as format_alohub_time
+
+HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
+AGENTS = [
+    "hoa.nguyen",
+    "minh.tran",
+    "lan.pham",
+    "tuan.le",
+    "thu.vo",
+    "quang.dang",
+    "mai.bui",
+    "son.do",
+]
+HOTLINES = ["19006868", "alohub2", "02873001234"]
+CUSTOMER_NAMES = [
+    "Nguyễn Văn An",
+    "Trần Thị Bích",
+    "Lê Hoàng Long",
+    "Phạm Thu Hà",
+    "Võ Minh Khôi",
+    "Đặng Ngọc Ánh",
+    "Bùi Quốc Việt",
+    "Hồ Thị Xuân Hương",
+    "Công ty TNHH Ánh Dương",
+    "Khách lẻ 🎧",
+]
+DESCRIPTIONS = {
+    ("0", True): "INBOUND-Cuộc gọi thành công",
+    ("0", False): "INBOUND-Khách hàng kết thúc trước khi timeout",
+    ("1", True): "OUTBOUND-Cuộc gọi thành công",
+    ("1", False): "OUTBOUND-Khách hàng không nghe máy",
+    ("2", True): "INTERNAL-Cuộc gọi nội bộ",
+    ("2", False): "INTERNAL-Máy nhánh không trả lời",
+}
+
+# What became of an answered call's recording.
+RECORDING_IN_LIST = "in_list"  # the list has the url
+RECORDING_IN_DETAIL = "in_detail"  # the list's url is "", the detail has it already
+RECORDING_DELAYED = "delayed"  # the detail has it only after the processing delay
+RECORDING_NEVER = "never"  # never recorded: the detail's recordingUrl stays ""
+RECORDING_NONE = "none"  # not answered: nothing to record
+
+
+@dataclass
+class SandboxCall:
+    call_id: str
+    call_type: str  # "0" inbound, "1" outbound, "2" internal (an undocumented other type)
+    caller: str
+    called: str
+    agent_id: str
+    start_time: datetime
+    first_ring_time: datetime
+    first_connect_time: datetime | None
+    end_time: datetime
+    waiting_seconds: int
+    acd_seconds: int
+    description: str
+    customer_names: list[str]
+    recording: str
+    recording_url: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.first_connect_time is not None
+
+    def list_rows(self) -> list[dict[str, Any]]:
+        """The list API's rows for this call: one per joined customer (the backend's 1-n join)."""
+        base = {
+            "callId": self.call_id,
+            "caller": self.caller,
+            "called": self.called,
+            "startTime": format_alohub_time(self.start_time),
+            "waitingTime": str(self.waiting_seconds),
+            "firstRingTime": format_alohub_time(self.first_ring_time),
+            "firstConnectTime": format_alohub_time(self.first_connect_time)
+            if self.first_connect_time
+            else "",
+            "agentId": self.agent_id,
+            "endTime": format_alohub_time(self.end_time),
+            "acdTime": str(self.acd_seconds),
+            "description": self.description,
+            "url": self.recording_url if self.recording == RECORDING_IN_LIST else "",
+        }
+        return [{**base, "customerName": name} for name in self.customer_names]
+
+    def detail(self, recordings_ready: bool) -> dict[str, Any]:
+        """The detail API's object: other names, numbers instead of strings."""
+        has_url = self.recording in (RECORDING_IN_LIST, RECORDING_IN_DETAIL) or (
+            self.recording == RECORDING_DELAYED and recordings_ready
+        )
+        return {
+            "callId": self.call_id,
+            "caller": self.caller,
+            "called": self.called,
+            "agentId": self.agent_id,
+            "startTime": format_alohub_time(self.start_time),
+            "endTime": format_alohub_time(self.end_time),
+            "ringTime": format_alohub_time(self.first_ring_time),
+            "connectTime": format_alohub_time(self.first_connect_time)
+            if self.first_connect_time
+            else "",
+            "answerTime": self.waiting_seconds if self.answered else 0,
+            "duration": int((self.end_time - self.start_time).total_seconds()),
+            "callType": self.call_type,
+            "description": self.description,
+            "customerName": self.customer_names[0],
+            "recordingUrl": self.recording_url if has_url else "",
+        }
+
+    def truth(self) -> dict[str, Any]:
+        """The sandbox's own record of the call, in the warehouse's vocabulary (for tests)."""
+        talk = (
+            int((self.end_time - self.first_connect_time).total_seconds())
+            if self.first_connect_time
+            else None
+        )
+        return {
+            "call_id": self.call_id,
+            "call_date": self.start_time.astimezone(ICT).date(),
+            "direction": {"0": "inbound", "1": "outbound"}.get(self.call_type, "unknown"),
+            "call_type": self.call_type,
+            "caller": self.caller,
+            "called": self.called,
+            "agent_id": self.agent_id or None,
+            "start_time": self.start_time,
+            "first_ring_time": self.first_ring_time,
+            "first_connect_time": self.first_connect_time,
+            "end_time": self.end_time,
+            "waiting_seconds": self.waiting_seconds,
+            "acd_seconds": self.acd_seconds,
+            "talk_seconds": talk,
+            "description": self.description,
+            "customer_names": list(dict.fromkeys(self.customer_names)),
+            "recording_url": self.recording_url
+            if self.recording == RECORDING_IN_LIST and self.recording_url
+            else None,
+            "answered": self.answered,
+            "recording": self.recording,
+        }
+
+
+@dataclass
+class CallStore:
+    """Every call the sandbox knows, generated a day at a time on first use."""
+
+    seed: int = 7
+    first_day: date = field(default_factory=lambda: local_today() - timedelta(days=13))
+    last_day: date = field(default_factory=local_today)
+    calls_per_day: int = 300
+    other_type_share: float = 0.02
+    tenant: str = "sandbox"
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._days: dict[date, list[SandboxCall]] = {}
+        self._rows: dict[date, list[dict[str, Any]]] = {}
+        self._by_id: dict[str, SandboxCall] = {}
+        # The pages of one window are asked one after another: keep the window's rows.
+        self._windows: dict[tuple, tuple[int, list[dict[str, Any]]]] = {}
+        self._version = 0
+        self._late = 0
+
+    # ----------------------------------------------------------------------------- reading
+
+    def calls_on(self, day: date) -> list[SandboxCall]:
+        """Every call that starts on ``day`` (local), newest first."""
+        with self._lock:
+            return list(self._day(day))
+
+    def find(self, call_id: str) -> SandboxCall | None:
+        with self._lock:
+            if call_id not in self._by_id:
+                try:
+                    day = datetime.strptime(call_id[:8], "%Y%m%d").date()
+                except ValueError:
+                    return None
+                self._day(day)
+            return self._by_id.get(call_id)
+
+    def list_rows(
+        self, start: datetime | None, end: datetime | None, call_type: int | None, now: datetime
+    ) -> list[dict[str, Any]]:
+        """The list API's matching rows, newest first, repeats adjacent.
+
+        Filters by call start, both ends inclusive; calls not finished by ``now`` are not
+        reported yet, as in a live call center.
+        """
+        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
+        hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
+        key = (lo, hi, call_type)
+        with self._lock:
+            cached = self._windows.get(key)
+            if cached and cached[0] == self._version:
+                return cached[1]
+            rows: list[dict[str, Any]] = []
+            unfinished = False
+            day = min(hi.date(), self.last_day)
+            while day >= max(lo.date(), self.first_day):
+                for call, call_rows in zip(self._day(day), self._rows[day], strict=True):
+                    if not (lo <= call.start_time <= hi):
+                        continue
+                    if call.end_time > now:
+                        unfinished = True
+                        continue
+                    if call_type is not None and call.call_type != str(call_type):
+                        continue
+                    rows.extend(call_rows)
+                day -= timedelta(days=1)
+            if not unfinished:  # a window still filling up is computed afresh each time
+                if len(self._windows) > 64:
+                    self._windows.clear()
+                self._windows[key] = (self._version, rows)
+        return rows
+
+    def add_call(self, call: SandboxCall) -> None:
+        """Adds a late call (drift tests): it shows from the next request on."""
+        with self._lock:
+            day = call.start_time.astimezone(ICT).date()
+            calls = self._day(day)
+            calls.append(call)
+            calls.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
+            self._rows[day] = [c.list_rows() for c in calls]
+            self._by_id[call.call_id] = call
+            self._version += 1
+
+    def add_late_call(self, start: datetime | None, end: datetime | None) -> SandboxCall | None:
+        """A call reported late, inside [start, end]: a copy of one there, with its own id."""
+        lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
+        hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
+        with self._lock:
+            day = max(lo.date(), self.first_day)
+            candidates = (
+                [c for c in self._day(day) if lo <= c.start_time <= hi]
+                if day <= self.last_day
+                else []
+            )
+            if not candidates:
+                return None
+            self._late += 1
+            model = candidates[self._late % len(candidates)]
+        late = SandboxCall(
+            **{
+                **model.__dict__,
+                "call_id": f"{model.start_time:%Y%m%d%H%M%S}-LATE{self._late:04d}-001",
+            }
+        )
+        self.add_call(late)
+        return late
+
+    # -------------------------------------------------------------------------- generation
+
+    def _day(self, day: date) -> list[SandboxCall]:
+        if day not in self._days:
+            calls = (
+                generate_day(day, self.seed, self.calls_per_day, self.other_type_share, self.tenant)
+                if self.first_day <= day <= self.last_day
+                else []
+            )
+            self._days[day] = calls
+            self._rows[day] = [c.list_rows() for c in calls]
+            self._by_id.update((c.call_id, c) for c in calls)
+        return self._days[day]
+
+
+def generate_day(
+    day: date, seed: int, calls: int, other_type_share: float = 0.02, tenant: str = "sandbox"
+) -> list[SandboxCall]:
+    """One day's calls, newest first. Always includes calls at 00:00:00 and 23:59:59."""
+    rng = random.Random(f"{seed}:{day.isoformat()}")
+    midnight = datetime.combine(day, time(0), tzinfo=ICT)
+    offsets = [0, 86_399]
+    hours = rng.choices(range(24), weights=HOURLY_WEIGHTS, k=max(calls - 2, 0))
+    offsets += [h * 3600 + rng.randrange(3600) for h in hours]
+    used_ids: set[str] = set()
+    result = []
+    for offset in offsets:
+        call = _make_call(rng, midnight + timedelta(seconds=offset), other_type_share)
+        while call.call_id in used_ids:
+            call.call_id = call.call_id[:-3] + f"{rng.randrange(1000):03d}"
+        used_ids.add(call.call_id)
+        call.recording_url = (
+            f"https://records.alohub.vn/{tenant}/{call.call_id}.mp3"
+            if call.recording != RECORDING_NONE
+            else ""
+        )
+        result.append(call)
+    result.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
+    return result
+
+
+def _phone(rng: random.Random) -> str:
+    return rng.choice(["09", "08", "03", "07"]) + "".join(rng.choices(string.digits, k=8))
+
+
+def _make_call(rng: random.Random, start: datetime, other_share: float) -> SandboxCall:
+    roll = rng.random()
+    call_type = "2" if roll < other_share else ("0" if roll < 0.65 else "1")
+    answered = rng.random() < (0.8 if call_type == "0" else 0.62)
+    agent = rng.choice(AGENTS)
+    ring_offset = rng.randint(0, 3)
+    if answered:
+        waiting = min(int(rng.expovariate(1 / 14)), 240) + ring_offset
+    else:
+        # Abandons: a share hang up within 5 s (short abandons), the rest after a while.
+        waiting = rng.randint(0, 4) if rng.random() < 0.3 else rng.randint(5, 180)
+    ring_offset = min(ring_offset, waiting)
+    first_ring = start + timedelta(seconds=ring_offset)
+    if answered:
+        connect = start + timedelta(seconds=waiting)
+        end = connect + timedelta(seconds=max(5, int(rng.expovariate(1 / 170))))
+    else:
+        connect = None
+        end = start + timedelta(seconds=waiting + rng.randint(0, 2))
+    customer = _phone(rng)
+    if call_type == "0":
+        caller, called = customer, rng.choice(HOTLINES)
+        agent_id = agent if answered else ""
+        acd = max(waiting - ring_offset, 0)
+    elif call_type == "1":
+        caller, called = str(1000 + AGENTS.index(agent)), customer
+        agent_id = agent  # the dialing agent, answered or not
+        acd = 0
+    else:
+        caller, called = str(1000 + rng.randrange(8)), str(1000 + rng.randrange(8))
+        agent_id = agent if answered else ""
+        acd = 0
+    joins = rng.choices([1, 2, 3], weights=[72, 22, 6])[0]
+    names = [customer] if rng.random() < 0.3 else []
+    names += rng.sample(CUSTOMER_NAMES, k=joins)
+    names = names[:joins]
+    if answered:
+        recording = rng.choices(
+            [RECORDING_IN_LIST, RECORDING_IN_DETAIL, RECORDING_DELAYED, RECORDING_NEVER],
+            weights=[70, 15, 10, 5],
+        )[0]
+    else:
+        recording = RECORDING_NONE
+    suffix = "".join(rng.choices(string.ascii_uppercase, k=8))
+    return SandboxCall(
+        call_id=f"{start:%Y%m%d%H%M%S}-{suffix}-{rng.randrange(1000):03d}",
+        call_type=call_type,
+        caller=caller,
+        called=called,
+        agent_id=agent_id,
+        start_time=start,
+        first_ring_time=first_ring,
+        first_connect_time=connect,
+        end_time=end,
+        waiting_seconds=waiting,
+        acd_seconds=acd,
+        description=DESCRIPTIONS[(call_type, answered)],
+        customer_names=names,
+        recording=recording,
+    )
