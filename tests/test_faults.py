@@ -19,7 +19,7 @@ from alohub_assets.defs.resources import RecordingPolicyResource
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.recordings import find_due
 from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL
-from tests.support import FIRST_DAY, materialize_day
+from tests.support import API_KEY, FIRST_DAY, materialize_day
 
 # The module, not the asset of the same name that the package exports.
 call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
@@ -199,3 +199,36 @@ def test_detail_404s_under_the_default_recording_policy(
     for call_id in lost:  # lost only by exhausting the attempts, never by giving up early
         assert rows[call_id]["status"] == "not_found"
         assert rows[call_id]["attempts"] == policy.max_attempts
+
+
+def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_direction(
+    sandbox, tmp_path
+):
+    """A call that lands after the inbound and outbound reads would show only in the unfiltered
+    read, as ``unknown``; the landing sees the count move and reads the day again."""
+    from alohub_assets.api.client import AloHubClient
+    from alohub_assets.api.records import local_day_window
+    from alohub_assets.defs.ingest.call_logs import build_call_logs
+    from alohub_assets.storage.landing import land_call_logs
+
+    late = []
+
+    class CallArrivesAfterTypedReads(AloHubClient):
+        counts = 0
+
+        def count_call_logs(self, start, end, **kwargs):
+            self.counts += 1
+            if self.counts == 2:  # the count taken after the inbound and outbound reads
+                late.append(sandbox.store.add_late_call(*local_day_window(day)))
+            return super().count_call_logs(start, end, **kwargs)
+
+    day = FIRST_DAY + timedelta(days=1)
+    warehouse = Warehouse.at(tmp_path)
+    with CallArrivesAfterTypedReads(API_KEY, base_url=sandbox.url) as client:
+        land_call_logs(client, warehouse, day)
+    build_call_logs(warehouse, day)
+    rows = pq.read_table(warehouse.call_logs_file(day)).to_pylist()
+    truth = {c.call_id: c.truth()["direction"] for c in sandbox.store.calls_on(day)}
+    (call,) = late
+    assert {r["call_id"]: r["direction"] for r in rows} == truth
+    assert truth[call.call_id] in ("inbound", "outbound")
