@@ -132,16 +132,22 @@ def test_two_runs_of_one_partition_at_once_leave_one_complete_version(
     sandbox, tmp_path, reliability_report
 ):
     materialize_day(sandbox, tmp_path, DAY)  # the instance and mart exist, as in production
-    first = cli(sandbox, tmp_path)
-    # A call arrives while the first run pages: the second run sees one call more, so the two
-    # runs write different data and the result shows which interleaving won.
-    seen = sandbox.requests
-    while sum(n for k, n in seen().items() if k.startswith("list:")) < 1:
+
+    def list_requests() -> int:
+        return sum(n for k, n in sandbox.requests().items() if k.startswith("list:"))
+
+    before = list_requests()
+    # Every answer takes 0.2 s, so the two runs page side by side; a call arrives once they
+    # have made 4 requests between them: the runs see different days, and the interleaving
+    # decides which version each part gets.
+    sandbox.config.slow_seconds = 0.2
+    sandbox.config.faults = {"slow": 1.0}
+    runs = [cli(sandbox, tmp_path), cli(sandbox, tmp_path)]
+    while list_requests() - before < 4 and all(run.poll() is None for run in runs):
         time.sleep(0.05)
     late = sandbox.store.add_late_call(*local_day_window(DAY))
-    second = cli(sandbox, tmp_path)
-    runs = [first, second]
     codes = [run.wait(timeout=300) for run in runs]
+    sandbox.config.faults = {}
     assert codes == [0, 0], [run.stdout.read()[-2000:] for run in runs]
     result = snapshot(tmp_path)
     ids = result["call_logs"].column("call_id").to_pylist()
