@@ -20,6 +20,7 @@ import duckdb
 
 from alohub_assets.api.records import LOCAL_TIMEZONE_NAME
 from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.leftovers import remove_abandoned
 from alohub_assets.storage.publish import failpoint, publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
 
@@ -110,6 +111,8 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     def_tmp = temporary_sibling(definition)
     def_tmp.write_text(ddl)
     os.replace(def_tmp, definition)
+    remove_abandoned(target)  # temporary catalogs of killed runs
+    remove_abandoned(definition)
     log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))
     return True
 
