@@ -50,13 +50,9 @@ report: install  ## the report notebook, executed on ./data (after make demo), a
 screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
 
-bench: install  ## benchmarks on the sandbox -> docs/benchmarks*.md (about 30 min; dlt comes with the bench group)
+bench: install  ## benchmarks on the sandbox -> docs/benchmarks.md, one run (about 30 min; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
 	$(UV) run --no-sync python -m bench.run
-	$(UV) run --no-sync python -m bench.run --only ingest,dlt --other-type-share 0 \
-	  --output docs/benchmarks-no-other-types.md
-	$(UV) run --no-sync python -m bench.run --only ingest --window-seconds 10 --other-type-share 0 \
-	  --repeats 1 --output docs/benchmarks-10s-window.md
 
 soak: install  ## the reliability suite at 25 partition runs per fault kind -> docs/reliability.md
 	ALOHUB_SOAK_RUNS=25 ALOHUB_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(UV) run pytest -q \

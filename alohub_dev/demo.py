@@ -18,7 +18,12 @@ import duckdb
 from alohub_assets.api.records import local_today
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    AloHubResource,
+    KpiSettingsResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_assets.storage.layout import Warehouse, data_dir_from_env
 from alohub_dev.local_instance import prepare_dagster_home
 from alohub_dev.sandbox.server import DEFAULT_API_KEY, SandboxConfig, build_server
@@ -32,6 +37,7 @@ def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
         "alohub": AloHubResource(base_url=base_url, api_key=DEFAULT_API_KEY),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     }
     instance = dg.DagsterInstance.get()
     for number, day in enumerate(days, start=1):

@@ -11,13 +11,25 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
+
+
+@dataclass
+class Result:
+    """One benchmark's figures, as a row of docs/benchmarks.md; ``runs`` keeps the raw runs."""
+
+    name: str
+    figures: dict[str, float | int | str]
+    target: str
+    met: bool | None
+    note: str = ""
+    runs: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -11,7 +11,12 @@ import httpx
 from alohub_assets.api.client import AloHubClient, RetryPolicy
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    AloHubResource,
+    KpiSettingsResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_dev.commands import daily_job_cli_args  # noqa: F401 (re-exported for tests)
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.server import SandboxConfig, SandboxServer
@@ -55,6 +60,7 @@ def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **aloh
         "alohub": AloHubResource(base_url=sandbox.url, **alohub),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": recording_policy or RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     }
 
 

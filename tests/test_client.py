@@ -18,9 +18,9 @@ from alohub_assets.api.client import (
     AloHubRetriesExhausted,
     AloHubScopeError,
     ListSink,
-    RateLimiter,
     RetryPolicy,
 )
+from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
 from alohub_assets.api.records import local_day_window, normalize_list_row
 from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
 from tests.support import API_KEY, DAY
@@ -126,15 +126,17 @@ class FakeClock:
 
 
 def test_429_waits_retry_after_then_continues(make_sandbox):
-    sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0)
+    # A sliding window, so the spent quota is still spent when the client asks; and one fake
+    # clock for the sandbox's window and the client's pacer, so no real time passes at all.
+    sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0, rate_window="sliding")
     clock = FakeClock()
     sandbox.server.state.clock = clock.time
     # Another process of the tenant spends the window, unseen by this client's throttle.
     for _ in range(4):
         httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY}, json={})
     start, end = local_day_window(DAY)
-    limiter = RateLimiter(2.0, clock=clock.time)
-    with sandbox.client(rate_limiter=limiter, sleep=clock.sleep) as client:
+    pacer = QuotaPacer(MemoryQuotaStore(), window_seconds=2.0, clock=clock.time)
+    with sandbox.client(pacer=pacer, sleep=clock.sleep) as client:
         rows = client.list_call_logs(start, end)
     assert {r["callId"] for r in rows} == set(day_ids(sandbox))
     # The first request found the window spent: one 429 with Retry-After 2 (the window's end),

@@ -157,11 +157,18 @@ def test_graphql_lists_assets_checks_schedule_and_sensor_and_runs_a_partition(da
         "every_landed_call_reaches_call_logs",
         "no_rejected_rows",
         "rates_within_0_and_1",
+        "freshness_check",
     }
     assert repository["schedules"] == [
         {"name": "daily_call_logs_schedule", "cronSchedule": "0 2 * * *"}
     ]
-    assert repository["sensors"] == [{"name": "recording_url_sensor"}]
+    assert {sensor["name"] for sensor in repository["sensors"]} == {
+        "recording_url_sensor",
+        "default_automation_condition_sensor",
+        "freshness_checks_sensor",
+        "freshness_alert_sensor",
+        "run_failure_alert_sensor",
+    }
 
     launched = graphql(
         url,

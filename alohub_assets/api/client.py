@@ -12,18 +12,30 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from alohub_assets.api.rate_limit import (
+    DEFAULT_MARGIN_SECONDS,
+    MemoryQuotaStore,
+    QuotaPacer,
+    SqliteQuotaStore,
+    Ticket,
+    default_state_path,
+    quota_key,
+)
 from alohub_assets.api.records import CallDetail, format_iso_ict, is_valid_call_id
 
 log = logging.getLogger(__name__)
@@ -33,6 +45,9 @@ LIST_PATH = "/v1/reports/call-logs"
 DETAIL_PATH = "/v1/reports/call-logs/{call_id}"
 PAGE_SIZE = 100
 RATE_WINDOW_SECONDS = 10.0
+PAGES_IN_FLIGHT = 8
+#: Where processes share what they know of the tenant's quota; ":memory:" keeps it per client.
+RATE_STATE_PATH_ENV = "ALOHUB_RATE_STATE_PATH"
 
 # --------------------------------------------------------------------------------------- errors
 
@@ -135,94 +150,6 @@ class ClientStats:
             }
 
 
-# ------------------------------------------------------------------------------------- throttle
-
-
-class RateLimiter:
-    """Paces requests so the 10 s windows are not overrun, shared by every thread of a process.
-
-    It keeps its own log of request times and learns the limit from ``X-RateLimit-Limit-*``;
-    a request waits while the last 10 s already hold that many. When the server says nothing
-    is left (another process spent it), it waits for the oldest request to age out.
-    """
-
-    def __init__(
-        self,
-        window_seconds: float = RATE_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.window = window_seconds
-        self._clock = clock  # a seam: tests pair it with the client's ``sleep``
-        self._lock = threading.Lock()
-        self._sent: deque[float] = deque()
-        self._limit: int | None = None
-        self._remaining: int | None = None
-        self._blocked_until = 0.0
-
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Blocks until a request may go; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window:
-                    self._sent.popleft()
-                delay = max(0.0, self._blocked_until - now)
-                if self._limit is not None and len(self._sent) >= self._limit:
-                    delay = max(delay, self._sent[0] + self.window - now)
-                if self._remaining is not None and self._remaining <= 0:
-                    oldest = self._sent[0] if self._sent else now
-                    delay = max(delay, oldest + self.window - now, 0.05)
-                    self._remaining = None  # one wait per report of "nothing left"
-                if delay <= 0:
-                    self._sent.append(now)
-                    return waited
-            sleep(delay)
-            waited += delay
-
-    def observe(self, headers: httpx.Headers) -> None:
-        limits = [
-            _int_header(headers, h) for h in ("X-RateLimit-Limit-Tenant", "X-RateLimit-Limit-Route")
-        ]
-        left = [
-            _int_header(headers, h)
-            for h in ("X-RateLimit-Remaining-Tenant", "X-RateLimit-Remaining-Route")
-        ]
-        with self._lock:
-            known_limits = [v for v in limits if v is not None and v > 0]
-            if known_limits:
-                self._limit = min(known_limits)
-            known_left = [v for v in left if v is not None]
-            self._remaining = min(known_left) if known_left else None
-
-    def block_for(self, seconds: float) -> None:
-        """After a 429 every thread waits for ``Retry-After``, not only the one that got it."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
-
-
-_LIMITERS: dict[tuple[str, str, float], RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_rate_limiter(
-    base_url: str, tenant: str, window_seconds: float = RATE_WINDOW_SECONDS
-) -> RateLimiter:
-    """One limiter per (API, tenant) in this process: the quota is the tenant's, not a client's."""
-    with _LIMITERS_LOCK:
-        key = (base_url, tenant, window_seconds)
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RateLimiter(window_seconds)
-        return _LIMITERS[key]
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    try:
-        return int(headers[name])
-    except (KeyError, ValueError):
-        return None
-
-
 # ---------------------------------------------------------------------------------------- paging
 
 
@@ -284,8 +211,11 @@ class AloHubClient:
         page_size: int = PAGE_SIZE,
         max_pages: int = 10_000,
         max_window_rereads: int = 3,
-        rate_limiter: RateLimiter | None = None,
+        pages_in_flight: int = PAGES_IN_FLIGHT,
+        pacer: QuotaPacer | None = None,
         rate_window_seconds: float = RATE_WINDOW_SECONDS,
+        rate_margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+        rate_state_path: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -302,12 +232,17 @@ class AloHubClient:
         self.page_size = page_size
         self.max_pages = max_pages
         self.max_window_rereads = max_window_rereads
+        self.pages_in_flight = max(1, pages_in_flight)
         self.stats = ClientStats()
         self._sleep = sleep
-        self._limiter = rate_limiter or shared_rate_limiter(
+        self._pages_pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._pacer = pacer or _shared_pacer(
             self.base_url,
-            self.tenant_id or f"key:{hash(api_key) & 0xFFFFFFFF:x}",
+            self.tenant_id or f"key:{api_key}",
             rate_window_seconds,
+            rate_margin_seconds,
+            rate_state_path,
         )
         headers = {"X-Api-Key": api_key, "Accept": "application/json"}
         if self.tenant_id:
@@ -330,6 +265,8 @@ class AloHubClient:
         self.close()
 
     def close(self) -> None:
+        if self._pages_pool is not None:
+            self._pages_pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
 
     # ------------------------------------------------------------------------------ list API
@@ -409,7 +346,68 @@ class AloHubClient:
                 return expected, received, page
             if not data:
                 raise _WindowChanged(f"page {page} was empty with {received} of {expected} rows")
+            if page == 1 and self.pages_in_flight > 1:
+                # totalRecord and page 1's length (the server may cap `limit`) give the pages
+                # left: read them a few at a time, written in page order.
+                last = min(-(-expected // len(data)), self.max_pages)
+                if last > 2:
+                    received, page = self._read_pages_in_flight(
+                        body, sink, expected, received, last
+                    )
+                    if received > expected:
+                        raise _WindowChanged(f"received {received} rows, totalRecord is {expected}")
+                    if received == expected:
+                        return expected, received, page
             page += 1
+
+    def _read_pages_in_flight(
+        self, body: dict[str, Any], sink: PageSink, expected: int, received: int, last: int
+    ) -> tuple[int, int]:
+        """Pages 2..last with up to ``pages_in_flight`` requests out; each page is checked
+        against page 1's ``totalRecord`` and written in order, so at most that many pages wait
+        in memory. Returns the rows received and the last page written."""
+        pool = self._pool()
+        pending: dict[int, Future] = {}
+        next_page, page = 2, 1
+        try:
+            while page < last:
+                while next_page <= last and len(pending) < self.pages_in_flight:
+                    request = {**body, "page": next_page}
+                    pending[next_page] = pool.submit(
+                        self._request, "POST", LIST_PATH, json=request, page=True
+                    )
+                    next_page += 1
+                page += 1
+                payload = pending.pop(page).result()
+                total, data = payload["totalRecord"], payload["data"]
+                if total != expected:
+                    raise _WindowChanged(
+                        f"totalRecord went from {expected} to {total} at page {page}"
+                    )
+                if data:
+                    sink.write_page(data)
+                received += len(data)
+                self.stats.add(pages=1, rows=len(data))
+                if received > expected:
+                    raise _WindowChanged(f"received {received} rows, totalRecord is {expected}")
+                if received == expected:
+                    break
+                if not data:
+                    raise _WindowChanged(
+                        f"page {page} was empty with {received} of {expected} rows"
+                    )
+        finally:
+            for future in pending.values():
+                future.cancel()
+        return received, page
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pages_pool is None:
+                self._pages_pool = ThreadPoolExecutor(
+                    self.pages_in_flight, thread_name_prefix="alohub-page"
+                )
+            return self._pages_pool
 
     def list_call_logs(
         self,
@@ -473,12 +471,12 @@ class AloHubClient:
         attempt = 0
         started = time.monotonic()
         while True:
-            waited = self._limiter.acquire(self._sleep)
+            ticket, waited = self._pacer.acquire(self._sleep)
             if waited:
                 self.stats.add(seconds_slept=waited)
             self.stats.add(requests=1)
             try:
-                payload = self._send_once(method, path, json, not_found_ok)
+                payload = self._send_once(method, path, json, not_found_ok, ticket)
                 if page:
                     _check_page_shape(payload)
                 return payload
@@ -511,14 +509,17 @@ class AloHubClient:
                 self._sleep(wait)
                 self.stats.add(seconds_slept=wait)
 
-    def _send_once(self, method: str, path: str, body: Any, not_found_ok: bool) -> dict:
+    def _send_once(
+        self, method: str, path: str, body: Any, not_found_ok: bool, ticket: Ticket
+    ) -> dict:
         try:
             response = self._http.request(method, path, json=body)
         except httpx.TimeoutException as exc:
+            self._pacer.release(ticket)
             raise _Transient("timeout", f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            self._pacer.release(ticket)
             raise _Transient("connection", f"connection failed ({type(exc).__name__})") from None
-        self._limiter.observe(response.headers)
         status = response.status_code
         payload = self._json_or_none(response)
         code = str(payload.get("error_code", "")) if payload else ""
@@ -527,10 +528,11 @@ class AloHubClient:
         if status == 429 or code == "RATE_LIMIT_EXCEEDED":
             self.stats.add(rate_limited=1)
             retry_after = _retry_after_seconds(response)
-            self._limiter.block_for(retry_after)
+            self._pacer.observe(ticket, response.headers, retry_after=retry_after)
             raise _Transient(
                 "rate_limited", f"429 rate limited, Retry-After {retry_after:g}s", retry_after
             )
+        self._pacer.observe(ticket, response.headers)
         if status == 401 or code == "UNAUTHORIZED":
             raise AloHubAuthError(
                 "AloHub refused the API key (401 UNAUTHORIZED): check ALOHUB_API_KEY"
@@ -579,6 +581,23 @@ class AloHubClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _shared_pacer(
+    base_url: str,
+    tenant: str,
+    window_seconds: float,
+    margin_seconds: float,
+    state_path: str | None,
+) -> QuotaPacer:
+    """The tenant's pacer, its state in a SQLite file every process of this machine shares
+    (``rate_state_path``, else ``ALOHUB_RATE_STATE_PATH``, else the temp folder)."""
+    path = state_path or os.environ.get(RATE_STATE_PATH_ENV) or str(default_state_path())
+    if path == ":memory:":
+        store: MemoryQuotaStore | SqliteQuotaStore = MemoryQuotaStore()
+    else:
+        store = SqliteQuotaStore(Path(path), quota_key(base_url, tenant))
+    return QuotaPacer(store, window_seconds=window_seconds, margin_seconds=margin_seconds)
 
 
 def _check_page_shape(payload: dict) -> None:

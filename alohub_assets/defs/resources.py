@@ -3,22 +3,29 @@
 import os
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alohub_assets.api.client import (
     DEFAULT_BASE_URL,
     PAGE_SIZE,
+    PAGES_IN_FLIGHT,
     RATE_WINDOW_SECONDS,
     AloHubClient,
     AloHubConfigError,
     RetryPolicy,
 )
+from alohub_assets.api.rate_limit import DEFAULT_MARGIN_SECONDS
 from alohub_assets.storage.layout import DEFAULT_DATA_DIR, Warehouse, data_dir_from_env
 from alohub_assets.storage.recordings import RecordingPolicy
 
 #: The defaults live in the Dagster-free classes; the resources only expose them as settings.
 DEFAULT_RETRY = RetryPolicy()
 DEFAULT_RECORDING_POLICY = RecordingPolicy()
+
+#: The Dagster pool of every step that calls the AloHub API (docs/rate-limits.md): its limit in
+#: the instance caps how many such steps spend the tenant's quota at once, on every machine that
+#: shares the instance.
+ALOHUB_API_POOL = "alohub_api"
 
 MISSING_KEY_MESSAGE = (
     "ALOHUB_API_KEY is not set. Export an AloHub API key with the 'report' scope "
@@ -49,6 +56,19 @@ class AloHubResource(dg.ConfigurableResource):
     rate_window_seconds: float = Field(
         default=RATE_WINDOW_SECONDS, description="AloHub's rate-limit window (10 s per the vendor)"
     )
+    rate_margin_seconds: float = Field(
+        default=DEFAULT_MARGIN_SECONDS,
+        description="pacing margin for the gap between our clock reading and the server's",
+    )
+    rate_state_path: str | None = Field(
+        default=None,
+        description="SQLite file the processes of a machine share the tenant's quota through "
+        "(default: ALOHUB_RATE_STATE_PATH, else the temp folder; ':memory:' = this client only)",
+    )
+    pages_in_flight: int = Field(
+        default=PAGES_IN_FLIGHT,
+        description="pages of one window read at once after page 1 (1 = one at a time)",
+    )
 
     def get_client(self) -> AloHubClient:
         """A new client with its own counters; the caller closes it."""
@@ -65,7 +85,10 @@ class AloHubResource(dg.ConfigurableResource):
                 backoff_base_seconds=self.retry_backoff_seconds,
             ),
             page_size=self.page_size,
+            pages_in_flight=self.pages_in_flight,
             rate_window_seconds=self.rate_window_seconds,
+            rate_margin_seconds=self.rate_margin_seconds,
+            rate_state_path=self.rate_state_path,
         )
 
 
@@ -113,10 +136,58 @@ class RecordingPolicyResource(dg.ConfigurableResource):
         default=[s / 60 for s in DEFAULT_RECORDING_POLICY.backoff_seconds],
         description="wait after the 1st, 2nd, ... attempt; the last value repeats",
     )
-    scan_days: int = Field(default=7, description="how many recent partitions the sensor scans")
+    max_runs_per_tick: int = Field(
+        default=10, description="call_recordings runs the sensor requests per tick at most"
+    )
+    rerequest_after_minutes: float = Field(
+        default=60,
+        description="a requested day whose run never wrote is asked again after this long",
+    )
 
     def get_policy(self) -> RecordingPolicy:
         return RecordingPolicy(
             max_attempts=self.max_attempts,
             backoff_seconds=tuple(max(0, round(m * 60)) for m in self.backoff_minutes),
         )
+
+
+class KpiSettingsResource(dg.ConfigurableResource):
+    """Every threshold of the KPI tables in one place (vendors differ: they are settings, not
+    constants). The defaults reproduce ``daily_call_metrics`` as first defined."""
+
+    service_level_seconds: int = Field(
+        default=20, description="answered within this many seconds (inclusive) meets the target"
+    )
+    short_abandon_seconds: int = Field(
+        default=5, description="unanswered calls that waited less are short abandons"
+    )
+    interval_minutes: int = Field(
+        default=30, description="interval length of interval_call_metrics and staffing: 15, 30, 60"
+    )
+    after_call_work_seconds: float = Field(
+        default=0.0, ge=0, description="added to mean talk time to make the staffing AHT"
+    )
+    service_level_target: float = Field(
+        default=0.8, gt=0, lt=1, description="share of calls to answer within the threshold"
+    )
+    max_occupancy: float = Field(
+        default=0.85, gt=0, le=1, description="highest traffic / agents the staffing accepts"
+    )
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _whole_intervals_of_an_hour(cls, value: int) -> int:
+        if value not in (15, 30, 60):
+            raise ValueError(f"interval_minutes must be 15, 30 or 60, not {value}")
+        return value
+
+    def sql_parameters(self) -> dict[str, int | float]:
+        """The settings as the KPI SQL's named parameters (``$service_level_seconds``...)."""
+        return {
+            "service_level_seconds": self.service_level_seconds,
+            "short_abandon_seconds": self.short_abandon_seconds,
+            "interval_minutes": self.interval_minutes,
+            "after_call_work_seconds": float(self.after_call_work_seconds),
+            "service_level_target": self.service_level_target,
+            "max_occupancy": self.max_occupancy,
+        }

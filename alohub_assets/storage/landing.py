@@ -7,6 +7,11 @@ window is read too (its extra calls get direction ``unknown``).
 
 Each page becomes one JSON line ``{"source", "page", "data": [rows as sent]}``.
 The partition folder is staged and swapped in whole, with ``_fetch.json`` describing the fetch.
+
+On object storage (no rename) the page files of each fetch are uploaded under a folder of their
+own, ``date=DAY/v=<fetch id>/``, and ``date=DAY/_fetch.json`` is uploaded last, naming that
+folder: it is the partition's commit point. Readers go through it (``landed_files``), so a fetch
+that dies before it leaves the previous landing readable; the superseded folder is deleted after.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +29,12 @@ from typing import Any, TextIO
 from alohub_assets.api.client import AloHubClient, AloHubPagingError, WindowRead
 from alohub_assets.api.records import format_iso_ict, local_day_window
 from alohub_assets.storage.layout import Warehouse
-from alohub_assets.storage.publish import failpoint, publish_dir, staging_dir_for
+from alohub_assets.storage.publish import (
+    STALE_STAGING_SECONDS,
+    failpoint,
+    publish_dir,
+    staging_dir_for,
+)
 
 #: Source name -> callType filter. The order is the priority when a call is in several.
 TYPED_SOURCES = {"inbound": 0, "outbound": 1}
@@ -92,6 +104,8 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if warehouse.remote is not None:
+        _publish_remote(warehouse, final, manifest)
     return LandingResult(day=day, folder=final, sources=reads, unfiltered_total=unfiltered_total)
 
 
@@ -136,10 +150,57 @@ def _read_into(
 
 
 def landed_files(warehouse: Warehouse, day: date) -> list[Path]:
-    """The page files of a landed day, in priority order (typed sources before unfiltered)."""
+    """The page files of a landed day, in priority order (typed sources before unfiltered).
+    On object storage, the files the day's ``_fetch.json`` names, downloaded."""
     folder = warehouse.raw_partition_dir(day)
+    if warehouse.remote is not None:
+        _pull_remote(warehouse, folder)
     files = [_page_file(folder, name) for name in (*TYPED_SOURCES, UNFILTERED_SOURCE)]
     return [path for path in files if path.exists()]
+
+
+def _publish_remote(warehouse: Warehouse, folder: Path, manifest: dict) -> None:
+    """Uploads the landed files under a new version folder, then the manifest naming it."""
+    remote, base = warehouse.remote, warehouse.relative(folder)
+    previous = _remote_manifest(warehouse, base)
+    version = f"v={time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    names = sorted(p.name for p in folder.glob("*.jsonl"))
+    for name in names:
+        remote.put_file(folder / name, f"{base}/{version}/{name}")
+    failpoint("before_remote_manifest")
+    committed = {**manifest, "objects": {"folder": version, "files": names}}
+    remote.put_bytes((json.dumps(committed, indent=2) + "\n").encode(), f"{base}/{FETCH_MANIFEST}")
+    # The superseded version, and versions of fetches that died before their manifest.
+    superseded = (previous or {}).get("objects", {}).get("folder")
+    stale_before = time.time() - STALE_STAGING_SECONDS
+    for key in remote.list_files(base):
+        folder_name = key[len(base) + 1 :].split("/")[0]
+        if folder_name in (version, FETCH_MANIFEST):
+            continue
+        if folder_name == superseded or (remote.modified_time(key) or 0) < stale_before:
+            remote.delete([key])
+
+
+def _pull_remote(warehouse: Warehouse, folder: Path) -> None:
+    """Makes ``folder`` a copy of the committed landing (or empty when there is none)."""
+    base = warehouse.relative(folder)
+    manifest = _remote_manifest(warehouse, base)
+    shutil.rmtree(folder, ignore_errors=True)
+    if manifest is None:
+        return
+    objects = manifest["objects"]
+    for name in objects["files"]:
+        if not warehouse.remote.get_file(f"{base}/{objects['folder']}/{name}", folder / name):
+            raise FileNotFoundError(
+                f"{warehouse.remote.uri(base)}/{FETCH_MANIFEST} names {objects['folder']}/{name}, "
+                "which is missing: re-materialize raw_call_logs for this partition"
+            )
+    (folder / FETCH_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _remote_manifest(warehouse: Warehouse, base: str) -> dict | None:
+    data = warehouse.remote.get_bytes(f"{base}/{FETCH_MANIFEST}")
+    return json.loads(data) if data else None
 
 
 def _page_file(folder: Path, source: str) -> Path:

@@ -2,7 +2,8 @@
 
 It answers both documented endpoints the way the vendor document describes them (auth, body
 validation, ``callEndtime`` spelling, paging, ``totalRecord``, error bodies, rate-limit headers
-in 10 s windows, 429 with ``Retry-After``) and can misbehave on purpose (500s, dropped
+in 10 s windows counted as fixed windows, a sliding log or a token bucket, 429 with
+``Retry-After``), can add latency to every answer, and can misbehave on purpose (500s, dropped
 connections, slow answers, gateway HTML, truncated bodies, ``success`` "0").
 
 Run it with ``uv run alohub-sandbox --port 8765``. Besides the API it serves, without auth and
@@ -23,7 +24,7 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -53,6 +54,16 @@ FAULT_KINDS = (
     "detail_404",  # detail only: 404 for a call that exists
 )
 ROUTE_ONLY_FAULTS = {"drift": "list", "detail_404": "detail"}
+#: How a rate window is counted; the vendor document says only "limit/10s".
+RATE_WINDOWS = (
+    "fixed",  # a counter per window; it resets at the window's end
+    "sliding",  # a log: a request ages out window_seconds after the server saw it
+    "token",  # a bucket of `limit` tokens refilled at limit / window_seconds a second
+)
+WINDOW_ORIGINS = (
+    "clock",  # fixed windows start at multiples of window_seconds on the clock
+    "first_request",  # fixed windows are counted from the first request the sandbox saw
+)
 
 
 @dataclass
@@ -62,6 +73,9 @@ class SandboxConfig:
     tenant_limit: int = 100  # requests per 10 s window for the tenant, 0 = unlimited
     route_limit: int = 100  # requests per 10 s window for each route, 0 = unlimited
     window_seconds: float = 10.0
+    rate_window: str = "fixed"  # RATE_WINDOWS
+    window_origin: str = "clock"  # WINDOW_ORIGINS, for fixed windows
+    latency_ms: float = 0.0  # added to every API answer (a slow link or a far server)
     max_limit: int = 100  # the server quietly caps `limit` at this
     default_limit: int = 50
     recording_delay_seconds: float = 60.0
@@ -79,7 +93,10 @@ class SandboxState:
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
-        self.windows: Counter[tuple[str, ...]] = Counter()
+        self.fixed: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.sliding: dict[tuple[str, ...], deque[float]] = {}
+        self.buckets: dict[tuple[str, ...], tuple[float, float]] = {}
+        self.window_origin: float | None = None
         self.rng = random.Random(config.fault_seed)
         self.forced_faults: list[str] = []  # tests queue faults for the next requests
         self.clock: Callable[[], float] = time.time  # rate windows; tests put a fake clock here
@@ -104,31 +121,89 @@ class SandboxState:
         return None
 
     def take_quota(self, tenant: str, route: str) -> tuple[dict[str, str], float | None]:
-        """Counts a request in the fixed 10 s window; returns headers and, if over, the wait."""
+        """Counts a request against the tenant's and the route's limits, in the configured kind
+        of window; returns the headers and, when over either limit, the seconds to wait."""
         cfg = self.config
+        if cfg.rate_window not in RATE_WINDOWS:
+            raise ValueError(f"rate_window must be one of {RATE_WINDOWS}, not {cfg.rate_window!r}")
         now = self.clock()
-        window = math.floor(now / cfg.window_seconds)
-        reset_in = (window + 1) * cfg.window_seconds - now
+        limits = {
+            "Tenant": (("tenant", tenant), cfg.tenant_limit),
+            "Route": (("route", tenant, route), cfg.route_limit),
+        }
         with self.lock:
-            tenant_key, route_key = (
-                ("tenant", tenant, str(window)),
-                ("route", tenant, route, str(window)),
-            )
-            over = (cfg.tenant_limit and self.windows[tenant_key] >= cfg.tenant_limit) or (
-                cfg.route_limit and self.windows[route_key] >= cfg.route_limit
-            )
+            if self.window_origin is None:
+                self.window_origin = now if cfg.window_origin == "first_request" else 0.0
+            waits = [self._wait(key, limit, now) for key, limit in limits.values() if limit]
+            over = max(waits, default=0.0) > 0
             if not over:
-                self.windows[tenant_key] += 1
-                self.windows[route_key] += 1
-            used_tenant, used_route = self.windows[tenant_key], self.windows[route_key]
+                for key, limit in limits.values():
+                    if limit:
+                        self._spend(key, now)
+            remaining = {
+                name: self._remaining(key, limit, now)
+                for name, (key, limit) in limits.items()
+                if limit
+            }
         headers = {}
-        if cfg.tenant_limit:
-            headers["X-RateLimit-Limit-Tenant"] = str(cfg.tenant_limit)
-            headers["X-RateLimit-Remaining-Tenant"] = str(max(cfg.tenant_limit - used_tenant, 0))
-        if cfg.route_limit:
-            headers["X-RateLimit-Limit-Route"] = str(cfg.route_limit)
-            headers["X-RateLimit-Remaining-Route"] = str(max(cfg.route_limit - used_route, 0))
-        return headers, (reset_in if over else None)
+        for name, (_, limit) in limits.items():
+            if limit:
+                headers[f"X-RateLimit-Limit-{name}"] = str(limit)
+                headers[f"X-RateLimit-Remaining-{name}"] = str(remaining[name])
+        return headers, (max(waits) if over else None)
+
+    # One state per key: the fixed window's (index, count), the sliding log, the bucket's
+    # (tokens, last refill). Called with self.lock held.
+
+    def _fixed_index(self, now: float) -> int:
+        return math.floor((now - self.window_origin) / self.config.window_seconds)
+
+    def _wait(self, key: tuple[str, ...], limit: int, now: float) -> float:
+        """Seconds until this key has room for one request (0 when it has room now)."""
+        window = self.config.window_seconds
+        kind = self.config.rate_window
+        if kind == "fixed":
+            index, count = self.fixed.get(key, (None, 0))
+            if index != self._fixed_index(now) or count < limit:
+                return 0.0
+            return self.window_origin + (index + 1) * window - now
+        if kind == "sliding":
+            log = self._sliding_log(key, now)
+            return 0.0 if len(log) < limit else log[0] + window - now
+        tokens = self._tokens(key, limit, now)
+        return 0.0 if tokens >= 1 else (1 - tokens) * window / limit
+
+    def _spend(self, key: tuple[str, ...], now: float) -> None:
+        kind = self.config.rate_window
+        if kind == "fixed":
+            index, count = self.fixed.get(key, (None, 0))
+            current = self._fixed_index(now)
+            self.fixed[key] = (current, count + 1 if index == current else 1)
+        elif kind == "sliding":
+            self._sliding_log(key, now).append(now)
+        else:
+            self.buckets[key] = (self.buckets[key][0] - 1, now)
+
+    def _remaining(self, key: tuple[str, ...], limit: int, now: float) -> int:
+        kind = self.config.rate_window
+        if kind == "fixed":
+            index, count = self.fixed.get(key, (None, 0))
+            return max(limit - (count if index == self._fixed_index(now) else 0), 0)
+        if kind == "sliding":
+            return max(limit - len(self._sliding_log(key, now)), 0)
+        return max(math.floor(self._tokens(key, limit, now)), 0)
+
+    def _sliding_log(self, key: tuple[str, ...], now: float) -> deque[float]:
+        log = self.sliding.setdefault(key, deque())
+        while log and log[0] <= now - self.config.window_seconds:
+            log.popleft()
+        return log
+
+    def _tokens(self, key: tuple[str, ...], limit: int, now: float) -> float:
+        tokens, last = self.buckets.get(key, (float(limit), now))
+        tokens = min(float(limit), tokens + (now - last) * limit / self.config.window_seconds)
+        self.buckets[key] = (tokens, now)
+        return tokens
 
 
 def _body(success: bool, code: str, message: str, data: list | None = None, total: int = 0) -> dict:
@@ -194,6 +269,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             )
             return
         tenant = self.headers.get("X-Tenant-ID") or f"key:{key}"
+        if state.config.latency_ms:
+            time.sleep(state.config.latency_ms / 1000)
         headers, wait = state.take_quota(tenant, route)
         if wait is not None:
             state.count(f"{route}:429")
@@ -382,6 +459,21 @@ def main(argv: list[str] | None = None) -> None:
         "--route-limit", type=int, help="route requests per 10 s (default: --rate-limit)"
     )
     parser.add_argument("--window-seconds", type=float, default=10.0, help="rate-limit window")
+    parser.add_argument(
+        "--rate-window",
+        choices=RATE_WINDOWS,
+        default="fixed",
+        help="how the window is counted: fixed counters, a sliding log, or a token bucket",
+    )
+    parser.add_argument(
+        "--window-origin",
+        choices=WINDOW_ORIGINS,
+        default="clock",
+        help="fixed windows start on the clock, or at the first request the sandbox sees",
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added to every API answer, in ms"
+    )
     parser.add_argument("--other-type-share", type=float, default=0.02, help="calls of a 3rd type")
     parser.add_argument("--max-limit", type=int, default=100, help="the server's cap on `limit`")
     parser.add_argument(
@@ -418,6 +510,9 @@ def main(argv: list[str] | None = None) -> None:
         route_limit=args.rate_limit if args.route_limit is None else args.route_limit,
         max_limit=args.max_limit,
         window_seconds=args.window_seconds,
+        rate_window=args.rate_window,
+        window_origin=args.window_origin,
+        latency_ms=args.latency_ms,
         recording_delay_seconds=args.recording_delay,
         slow_seconds=args.slow_seconds,
         faults={"fail_500": args.fail_rate, "drop": args.drop_rate, "slow": args.slow_rate},
@@ -430,7 +525,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     print(
         f"AloHub sandbox on {server.url} (calls {start}..{end}, {args.calls_per_day}/day, "
-        f"rate limit {args.rate_limit}/10s); X-Api-Key: the --api-key value",
+        f"rate limit {args.rate_limit}/{args.window_seconds:g}s, {args.rate_window} window, "
+        f"latency {args.latency_ms:g} ms); X-Api-Key: the --api-key value",
         file=sys.stderr,
         flush=True,
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from alohub_assets.defs.partitions import daily_partitions, partition_day
-from alohub_assets.defs.resources import AloHubResource, WarehouseResource
+from alohub_assets.defs.resources import ALOHUB_API_POOL, AloHubResource, WarehouseResource
 from alohub_assets.storage.landing import land_call_logs
 
 
@@ -11,6 +11,7 @@ from alohub_assets.storage.landing import land_call_logs
     partitions_def=daily_partitions,
     kinds={"python", "json"},
     group_name="call_logs",
+    pool=ALOHUB_API_POOL,
 )
 def raw_call_logs(
     context: dg.AssetExecutionContext, alohub: AloHubResource, warehouse: WarehouseResource
@@ -33,7 +34,7 @@ def raw_call_logs(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": landed.rows,
-            "path": dg.MetadataValue.path(str(landed.folder)),
+            "path": dg.MetadataValue.path(store.uri(landed.folder)),
             "requests": stats["requests"],
             "pages": stats["pages"],
             "rows": stats["rows"],

@@ -1,5 +1,5 @@
 -- agent_daily_load: one row per (date, agent_id) for every non-empty agent id of the day.
--- Parameters: $call_logs (the partition's Parquet), $day.
+-- Parameters: $call_logs (the days' Parquet), $first_day..$last_day (the partitions built).
 --   handled_calls     = answered calls with that agent
 --                     = inbound_handled + outbound_handled + unknown_handled (calls of another
 --                       call type than 0 or 1: seen only in the unfiltered read)
@@ -19,7 +19,7 @@ WITH per_agent AS (
         COALESCE(sum(talk_seconds) FILTER (WHERE answered), 0) AS talk_seconds,
         avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
     FROM read_parquet($call_logs, hive_partitioning = false)
-    WHERE call_date = $day AND agent_id IS NOT NULL AND agent_id <> ''
+    WHERE call_date BETWEEN $first_day AND $last_day AND agent_id IS NOT NULL AND agent_id <> ''
     GROUP BY call_date, agent_id
 )
 SELECT
@@ -32,6 +32,6 @@ SELECT
     outbound_attempts,
     CAST(talk_seconds AS BIGINT) AS talk_seconds,
     avg_talk_seconds,
-    handled_calls / NULLIF(sum(handled_calls) OVER (), 0) AS load_share
+    handled_calls / NULLIF(sum(handled_calls) OVER (PARTITION BY date), 0) AS load_share
 FROM per_agent
-ORDER BY agent_id;
+ORDER BY date, agent_id;

@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from alohub_assets.defs.partitions import daily_partitions, partition_day
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    ALOHUB_API_POOL,
+    AloHubResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_assets.storage.recordings import fetch_recordings, find_due, merge_recordings
-
-
-def utc_now() -> datetime:
-    """The asset's clock: tests put a fake one here to run a backoff schedule without waiting."""
-    return datetime.now(UTC)
-
 
 CALL_RECORDINGS_SCHEMA = dg.TableSchema(
     columns=[
@@ -31,11 +30,17 @@ CALL_RECORDINGS_SCHEMA = dg.TableSchema(
 )
 
 
+def utc_now() -> datetime:
+    """The run's clock (a seam: tests drive it together with the sensor's)."""
+    return datetime.now(UTC)
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=["call_logs"],
     kinds={"python", "parquet"},
     group_name="recordings",
+    pool=ALOHUB_API_POOL,
 )
 def call_recordings(
     context: dg.AssetExecutionContext,
@@ -60,7 +65,7 @@ def call_recordings(
         metadata={
             "dagster/row_count": merged.num_rows,
             "dagster/column_schema": CALL_RECORDINGS_SCHEMA,
-            "path": dg.MetadataValue.path(str(store.recordings_file(day))),
+            "path": dg.MetadataValue.path(store.uri(store.recordings_file(day))),
             "detail_requests": stats["detail_requests"],
             "requests": stats["requests"],
             "retries": stats["retries"],
