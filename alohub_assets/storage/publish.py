@@ -13,7 +13,15 @@ import shutil
 import signal
 from pathlib import Path
 
-from alohub_assets.storage.leftovers import exchange, remove_abandoned, work_name
+from alohub_assets.storage.leftovers import (
+    ABANDONED_AFTER_SECONDS,
+    exchange,
+    remove_abandoned,
+    work_name,
+)
+
+#: Object stores have no process ids: a staged version older than this is abandoned.
+STALE_STAGING_SECONDS = ABANDONED_AFTER_SECONDS
 
 
 def failpoint(name: str) -> None:
