@@ -91,6 +91,8 @@ def write_kpi_partitions(
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
+    # Staging folders of killed runs of this table (same hidden name, another writer's pid).
+    remove_abandoned(warehouse.data_dir / "warehouse" / table / "staging")
     return {day: counts.get(day, 0) for day in days}
 
 
