@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +53,7 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
     resource = AloHubResource(base_url=sandbox.url, api_key=API_KEY, pages_in_flight=3)
     seen: list[int] = []
     lock = threading.Lock()
+    three_at_once = threading.Event()
     in_flight = 0
 
     class Counting(httpx.HTTPTransport):
@@ -62,8 +62,13 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
             with lock:
                 in_flight += 1
                 seen.append(in_flight)
+                if in_flight >= 3:
+                    three_at_once.set()
             try:
-                time.sleep(0.02)  # a slow link, so that requests overlap
+                # After page 1, hold each request until three are in flight together (no timing
+                # luck); a client that never sends three at once only loses the 2 s time-outs.
+                if len(seen) > 1:
+                    three_at_once.wait(timeout=2)
                 return super().handle_request(request)
             finally:
                 with lock:
