@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from alohub_assets.api.client import (
@@ -17,13 +19,14 @@ from alohub_assets.api.client import (
     AloHubPagingError,
     AloHubRetriesExhausted,
     AloHubScopeError,
-    ListSink,
     RetryPolicy,
 )
 from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
-from alohub_assets.api.records import local_day_window, normalize_list_row
+from alohub_assets.api.records import local_day_window
+from alohub_assets.defs.ingest.call_logs import build_call_logs
+from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
-from tests.support import API_KEY, DAY
+from tests.support import API_KEY, DAY, ListSink, list_call_logs
 
 
 def day_ids(sandbox, day: date = DAY) -> Counter:
@@ -33,7 +36,7 @@ def day_ids(sandbox, day: date = DAY) -> Counter:
 def test_every_call_of_a_day_exactly_once_across_pages(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     truth = sandbox.store.calls_on(DAY)
     assert len(rows) == sum(len(c.customer_names) for c in truth)  # totalRecord counts repeats
     assert client.stats.total_record == len(rows)
@@ -49,7 +52,7 @@ def test_every_call_of_a_day_exactly_once_across_pages(sandbox):
 def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert {r["startTime"][:10] for r in rows} == {"04/03/2026"}  # DAY, as AloHub writes it
     # The sandbox, like AloHub, ignores the other spelling: the same window with callEndTime
     # reaches to the end of the data, so a client with the wrong spelling would take more days.
@@ -68,7 +71,7 @@ def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
 def test_midnight_calls_belong_to_their_own_day(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     times = {r["startTime"] for r in rows}
     assert "04/03/2026 00:00:00" in times and "04/03/2026 23:59:59" in times
     assert not any(t.startswith(("03/03/2026", "05/03/2026")) for t in times)
@@ -78,7 +81,7 @@ def test_server_cap_on_limit_does_not_end_paging(make_sandbox):
     sandbox = make_sandbox(max_limit=30)  # asks 100 a page, gets 30: a short page is no end
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert set(r["callId"] for r in rows) == set(day_ids(sandbox))
     assert client.stats.pages == -(-len(rows) // 30)
 
@@ -87,10 +90,10 @@ def test_filters_by_call_type_and_phone(sandbox):
     start, end = local_day_window(DAY)
     truth = sandbox.store.calls_on(DAY)
     with sandbox.client() as client:
-        inbound = client.list_call_logs(start, end, call_type=0)
-        outbound = client.list_call_logs(start, end, call_type=1)
+        inbound = list_call_logs(client, start, end, call_type=0)
+        outbound = list_call_logs(client, start, end, call_type=1)
         one = truth[5]
-        by_phone = client.list_call_logs(start, end, phone_number=one.caller)
+        by_phone = list_call_logs(client, start, end, phone_number=one.caller)
     assert {r["callId"] for r in inbound} == {c.call_id for c in truth if c.call_type == "0"}
     assert {r["callId"] for r in outbound} == {c.call_id for c in truth if c.call_type == "1"}
     assert one.call_id in {r["callId"] for r in by_phone}
@@ -103,7 +106,7 @@ def test_rate_limit_and_injected_500s_still_give_every_call_once(make_sandbox):
     )
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=40, rate_window_seconds=1.0) as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert Counter(r["callId"] for r in rows).keys() == day_ids(sandbox).keys()
     assert client.stats.retries["server_error"] >= 1
     assert client.stats.seconds_slept > 0  # the throttle paced requests ahead of the limit
@@ -137,7 +140,7 @@ def test_429_waits_retry_after_then_continues(make_sandbox):
     start, end = local_day_window(DAY)
     pacer = QuotaPacer(MemoryQuotaStore(), window_seconds=2.0, clock=clock.time)
     with sandbox.client(pacer=pacer, sleep=clock.sleep) as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert {r["callId"] for r in rows} == set(day_ids(sandbox))
     # The first request found the window spent: a 429 with Retry-After, waited out on the
     # clock (the pacer may probe once more while it learns how the window is counted).
@@ -153,7 +156,7 @@ def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):
     sandbox.server.state.forced_faults = ["drop", "slow", "html_502", "truncate", "success_0"]
     start, end = local_day_window(DAY)
     with sandbox.client(timeout_seconds=0.5) as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert {r["callId"] for r in rows} == set(day_ids(sandbox))
     assert dict(client.stats.retries) == {
         "connection": 1,
@@ -168,7 +171,7 @@ def test_retries_are_bounded_and_fail_clearly(make_sandbox):
     start, end = local_day_window(DAY)
     policy = RetryPolicy(max_retries=3, backoff_base_seconds=0.01, backoff_cap_seconds=0.02)
     with sandbox.client(retry=policy) as client, pytest.raises(AloHubRetriesExhausted) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert "failed 4 times" in str(info.value)
     assert sandbox.requests()["list:500"] == 4
 
@@ -181,7 +184,7 @@ def test_401_and_403_fail_at_once(sandbox, key, error, hint):
     key = key or sandbox.config.no_scope_key
     start, end = local_day_window(DAY)
     with sandbox.client(api_key=key) as client, pytest.raises(error) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert hint in str(info.value)
     assert key not in str(info.value)
     assert sum(sandbox.requests().values()) == 1  # no retry
@@ -191,7 +194,7 @@ def test_401_and_403_fail_at_once(sandbox, key, error, hint):
 def test_400_carries_the_server_message(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=0) as client, pytest.raises(AloHubInputError) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert "limit must be a positive number" in str(info.value)
 
 
@@ -273,7 +276,7 @@ def test_bad_call_ids_are_refused_before_any_request(sandbox, bad):
     assert sandbox.requests() == {}
 
 
-def test_the_vendor_sample_row_parses_as_written_by_hand():
+def test_the_vendor_sample_row_parses_as_written_by_hand(tmp_path):
     # The list row of the vendor document, word for word, and what it says by a human reading.
     sample = {
         "callId": "20260310095227-ABCXYZ-342",
@@ -290,7 +293,15 @@ def test_the_vendor_sample_row_parses_as_written_by_hand():
         "customerName": "0912345678",
         "url": "",
     }
-    row = normalize_list_row(sample)
+    # Landed as an inbound page and parsed by the pipeline's own SQL (call_logs.sql).
+    warehouse = Warehouse.at(tmp_path)
+    day = date(2026, 1, 21)
+    folder = warehouse.raw_partition_dir(day)
+    folder.mkdir(parents=True)
+    page = {"source": "inbound", "page": 1, "data": [sample]}
+    (folder / "inbound.jsonl").write_text(json.dumps(page, ensure_ascii=False) + "\n")
+    assert build_call_logs(warehouse, day).calls == 1
+    (row,) = pq.read_table(warehouse.call_logs_file(day)).to_pylist()
     utc = UTC
     assert row["call_id"] == "20260310095227-ABCXYZ-342"
     assert row["start_time"] == datetime(2026, 1, 21, 2, 52, 33, tzinfo=utc)  # 09:52:33 UTC+7
@@ -299,13 +310,14 @@ def test_the_vendor_sample_row_parses_as_written_by_hand():
     assert row["first_connect_time"] is None and row["recording_url"] is None
     assert (row["waiting_seconds"], row["acd_seconds"]) == (6, 0)
     assert row["description"] == "INBOUND-Khách hàng kết thúc trước khi timeout"
-    assert row["agent_id"] == "AloHub" and row["customer_name"] == "0912345678"
+    assert row["agent_id"] == "AloHub" and row["customer_names"] == ["0912345678"]
+    assert (row["call_date"], row["direction"], row["answered"]) == (day, "inbound", False)
 
 
 def test_rows_keep_vietnamese_text_and_empty_strings(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     names = {r["customerName"] for r in rows}
     assert "Nguyễn Văn An" in names and "Khách lẻ 🎧" in names  # UTF-8 both ways, emoji too
     unanswered = [r for r in rows if r["firstConnectTime"] == ""]
@@ -318,12 +330,12 @@ def test_the_key_never_reaches_a_log_or_an_error(make_sandbox, caplog):
     caplog.set_level(logging.DEBUG)
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
         text = repr(client) + str(client.stats.as_dict())
     with pytest.raises(AloHubRetriesExhausted) as info:
         with sandbox.client(retry=RetryPolicy(max_retries=0)) as client:
             sandbox.server.state.forced_faults = ["fail_500"]
-            client.list_call_logs(start, end)
+            list_call_logs(client, start, end)
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("alohub_assets")]
     assert any("retry" in message for message in ours)  # the client's own retry lines
     for blob in (caplog.text, text, str(info.value), repr(info.value)):

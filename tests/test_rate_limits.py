@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alohub_assets.api.client import ListSink
 from alohub_assets.api.records import ICT, local_day_window
-from tests.support import API_KEY, DAY
+from tests.support import API_KEY, DAY, ListSink, list_call_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("fixed", "sliding", "token")
@@ -35,8 +34,8 @@ def test_every_row_once_in_page_order_on_each_window_kind(make_sandbox, kind):
     sandbox = make_sandbox(tenant_limit=5, route_limit=5, window_seconds=1.0, rate_window=kind)
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=30, rate_window_seconds=1.0) as client:
-        inbound = client.list_call_logs(start, end, call_type=0)
-        outbound = client.list_call_logs(start, end, call_type=1)
+        inbound = list_call_logs(client, start, end, call_type=0)
+        outbound = list_call_logs(client, start, end, call_type=1)
     served = sandbox.requests()
     pages = -(-len(inbound) // 30) + -(-len(outbound) // 30)
     assert served["list:200"] == client.stats.pages == pages
@@ -76,7 +75,7 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
 
     with resource.get_client() as client:
         client._http._transport = Counting()
-        rows = client.list_call_logs(*local_day_window(DAY))
+        rows = list_call_logs(client, *local_day_window(DAY))
     assert client.pages_in_flight == 3
     assert max(seen) == 3  # more than one page at a time, never more than the setting
     assert rows == truth_rows(sandbox, *local_day_window(DAY))
