@@ -5,9 +5,11 @@ import dagster as dg
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.jobs import daily_call_logs_job
 from alohub_assets.defs.ingest.schedules import daily_call_logs_schedule
+from alohub_assets.defs.operations import OPERATIONS_SENSORS, freshness_checks
 from alohub_assets.defs.recordings.jobs import call_recordings_job
 from alohub_assets.defs.recordings.sensors import recording_url_sensor
 from alohub_assets.defs.resources import (
+    KpiSettingsResource,
     RecordingPolicyResource,
     alohub_resource_from_env,
     warehouse_resource_from_env,
@@ -15,9 +17,10 @@ from alohub_assets.defs.resources import (
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    asset_checks=freshness_checks,
     jobs=[daily_call_logs_job, call_recordings_job],
     schedules=[daily_call_logs_schedule],
-    sensors=[recording_url_sensor],
+    sensors=[recording_url_sensor, *OPERATIONS_SENSORS],
     # Steps are short and mostly I/O-bound: one process per run starts in a fraction of the time
     # a process per step takes.
     executor=dg.in_process_executor,
@@ -25,5 +28,6 @@ defs = dg.Definitions(
         "alohub": alohub_resource_from_env(),
         "warehouse": warehouse_resource_from_env(),
         "recording_policy": RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     },
 )

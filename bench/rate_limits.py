@@ -10,8 +10,8 @@ bound is computed from its own count of successful list requests, as the sandbox
 from __future__ import annotations
 
 import math
-import time
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta

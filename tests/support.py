@@ -11,7 +11,12 @@ import httpx
 from alohub_assets.api.client import AloHubClient, RetryPolicy
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
-from alohub_assets.defs.resources import AloHubResource, RecordingPolicyResource, WarehouseResource
+from alohub_assets.defs.resources import (
+    AloHubResource,
+    KpiSettingsResource,
+    RecordingPolicyResource,
+    WarehouseResource,
+)
 from alohub_dev.commands import daily_job_cli_args  # noqa: F401 (re-exported for tests)
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.server import SandboxConfig, SandboxServer
@@ -55,6 +60,7 @@ def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **aloh
         "alohub": AloHubResource(base_url=sandbox.url, **alohub),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": recording_policy or RecordingPolicyResource(),
+        "kpi_settings": KpiSettingsResource(),
     }
 
 
@@ -76,3 +82,23 @@ def materialize_day(
         resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
         raise_on_error=raise_on_error,
     )
+
+
+class ListSink:
+    """Keeps a window's rows in memory: for the small windows of the tests."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def write_page(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
+
+    def discard(self) -> None:
+        self.rows.clear()
+
+
+def list_call_logs(client: AloHubClient, start, end, **filters) -> list[dict]:
+    """Every row of the window, as the API sent them (repeats included)."""
+    sink = ListSink()
+    client.read_window(start, end, sink, **filters)
+    return sink.rows

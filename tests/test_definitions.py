@@ -21,6 +21,7 @@ CHECKS = {
     ("call_logs", "every_landed_call_reaches_call_logs"),
     ("call_logs", "no_rejected_rows"),
     ("daily_call_metrics", "rates_within_0_and_1"),
+    ("daily_call_metrics", "freshness_check"),
 }
 
 
@@ -32,7 +33,13 @@ def test_every_asset_check_job_schedule_and_sensor_is_defined():
     assert CHECKS <= checks
     assert {"daily_call_logs_job", "call_recordings_job"} <= {j.name for j in repo.get_all_jobs()}
     assert [s.name for s in repo.schedule_defs] == ["daily_call_logs_schedule"]
-    assert "recording_url_sensor" in {s.name for s in repo.sensor_defs}
+    assert {s.name for s in repo.sensor_defs} >= {
+        "recording_url_sensor",
+        "default_automation_condition_sensor",
+        "freshness_checks_sensor",
+        "freshness_alert_sensor",
+        "run_failure_alert_sensor",
+    }
 
 
 def test_each_kpi_sql_file_is_one_asset_of_the_daily_pipeline():

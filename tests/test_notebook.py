@@ -34,7 +34,8 @@ def test_report_notebook_runs_on_pipeline_data(sandbox, tmp_path, monkeypatch):
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) == 4  # rates, heatmap, waits, agent load
+    # rates, heatmap, waits, agent load; wait percentiles, interval SL heatmap, staffing, repeats
+    assert len(images) == 8
     text = "".join(
         output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
     )

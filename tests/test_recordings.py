@@ -1,19 +1,11 @@
-"""Recording URLs: the call_recordings asset and recording_url_sensor against the sandbox."""
+"""Recording URLs: the call_recordings asset against the sandbox (the sensor: test_operations)."""
 
 from __future__ import annotations
 
-import json
-import time
-from datetime import datetime, timedelta
-
-import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 
-from alohub_assets.api.records import ICT
 from alohub_assets.defs.recordings.call_recordings import call_recordings
-from alohub_assets.defs.recordings.sensors import recording_url_sensor
 from alohub_assets.defs.resources import RecordingPolicyResource
 from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import (
@@ -21,7 +13,7 @@ from alohub_dev.sandbox.calls import (
     RECORDING_IN_DETAIL,
     RECORDING_NEVER,
 )
-from tests.support import DAY, materialize_day, pipeline_resources
+from tests.support import DAY, materialize_day
 
 NO_WAIT = RecordingPolicyResource(backoff_minutes=[0], max_attempts=3)
 
@@ -116,62 +108,3 @@ def test_gives_up_after_the_attempt_limit(make_sandbox, tmp_path):
     asked = detail_requests(sandbox)
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
     assert detail_requests(sandbox) == asked
-
-
-# ------------------------------------------------------------------------------------ sensor
-
-
-@pytest.fixture
-def recent(make_sandbox, tmp_path):
-    """Two recent local days built by the pipeline, so they sit in the sensor's scan window."""
-    today = datetime.now(ICT).date()
-    days = [today - timedelta(days=3), today - timedelta(days=2)]
-    sandbox = make_sandbox(
-        first_day=days[0], last_day=days[-1], calls_per_day=120, recording_delay_seconds=3600
-    )
-    for day in days:
-        materialize_day(sandbox, tmp_path, day)
-    return sandbox, days
-
-
-def tick(sandbox, tmp_path, cursor=None, policy=None):
-    resources = pipeline_resources(sandbox, tmp_path, policy)
-    context = dg.build_sensor_context(
-        instance=dg.DagsterInstance.ephemeral(),
-        cursor=cursor,
-        resources={k: resources[k] for k in ("warehouse", "recording_policy")},
-    )
-    return recording_url_sensor(context)
-
-
-def test_sensor_requests_runs_only_where_work_is_due(recent, tmp_path):
-    sandbox, days = recent
-    # The first day's recordings are all settled already; only the second has work due.
-    materialize_day(sandbox, tmp_path, days[0], assets=[call_recordings])
-    before = detail_requests(sandbox)
-    result = tick(sandbox, tmp_path)
-    assert [r.partition_key for r in result.run_requests] == [days[1].isoformat()]
-    request = result.run_requests[0]
-    assert request.run_key.startswith(f"call_recordings:{days[1].isoformat()}:")
-    assert detail_requests(sandbox) == before  # the sensor itself asks AloHub nothing
-    cursor = json.loads(result.cursor)
-    assert set(cursor) == {d.isoformat() for d in days}
-
-
-def test_sensor_backs_off_then_asks_again_when_due(recent, tmp_path):
-    sandbox, days = recent
-    policy = RecordingPolicyResource(backoff_minutes=[2 / 60], max_attempts=2)
-    for day in days:
-        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
-    first = tick(sandbox, tmp_path, policy=policy)
-    assert first.run_requests == []  # pending calls wait 2 s
-    again = tick(sandbox, tmp_path, cursor=first.cursor, policy=policy)
-    assert again.run_requests == [] and again.cursor == first.cursor  # nothing read, nothing due
-    time.sleep(2.2)
-    due = tick(sandbox, tmp_path, cursor=again.cursor, policy=policy)
-    assert sorted(r.partition_key for r in due.run_requests) == [d.isoformat() for d in days]
-    for day in days:  # the second attempt reaches the limit: gave_up
-        materialize_day(sandbox, tmp_path, day, assets=[call_recordings], recording_policy=policy)
-    time.sleep(2.2)
-    after = tick(sandbox, tmp_path, cursor=due.cursor, policy=policy)
-    assert after.run_requests == []

@@ -3,7 +3,7 @@
 import os
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alohub_assets.api.client import (
     DEFAULT_BASE_URL,
@@ -136,10 +136,58 @@ class RecordingPolicyResource(dg.ConfigurableResource):
         default=[s / 60 for s in DEFAULT_RECORDING_POLICY.backoff_seconds],
         description="wait after the 1st, 2nd, ... attempt; the last value repeats",
     )
-    scan_days: int = Field(default=7, description="how many recent partitions the sensor scans")
+    max_runs_per_tick: int = Field(
+        default=10, description="call_recordings runs the sensor requests per tick at most"
+    )
+    rerequest_after_minutes: float = Field(
+        default=60,
+        description="a requested day whose run never wrote is asked again after this long",
+    )
 
     def get_policy(self) -> RecordingPolicy:
         return RecordingPolicy(
             max_attempts=self.max_attempts,
             backoff_seconds=tuple(max(0, round(m * 60)) for m in self.backoff_minutes),
         )
+
+
+class KpiSettingsResource(dg.ConfigurableResource):
+    """Every threshold of the KPI tables in one place (vendors differ: they are settings, not
+    constants). The defaults reproduce ``daily_call_metrics`` as first defined."""
+
+    service_level_seconds: int = Field(
+        default=20, description="answered within this many seconds (inclusive) meets the target"
+    )
+    short_abandon_seconds: int = Field(
+        default=5, description="unanswered calls that waited less are short abandons"
+    )
+    interval_minutes: int = Field(
+        default=30, description="interval length of interval_call_metrics and staffing: 15, 30, 60"
+    )
+    after_call_work_seconds: float = Field(
+        default=0.0, ge=0, description="added to mean talk time to make the staffing AHT"
+    )
+    service_level_target: float = Field(
+        default=0.8, gt=0, lt=1, description="share of calls to answer within the threshold"
+    )
+    max_occupancy: float = Field(
+        default=0.85, gt=0, le=1, description="highest traffic / agents the staffing accepts"
+    )
+
+    @field_validator("interval_minutes")
+    @classmethod
+    def _whole_intervals_of_an_hour(cls, value: int) -> int:
+        if value not in (15, 30, 60):
+            raise ValueError(f"interval_minutes must be 15, 30 or 60, not {value}")
+        return value
+
+    def sql_parameters(self) -> dict[str, int | float]:
+        """The settings as the KPI SQL's named parameters (``$service_level_seconds``...)."""
+        return {
+            "service_level_seconds": self.service_level_seconds,
+            "short_abandon_seconds": self.short_abandon_seconds,
+            "interval_minutes": self.interval_minutes,
+            "after_call_work_seconds": float(self.after_call_work_seconds),
+            "service_level_target": self.service_level_target,
+            "max_occupancy": self.max_occupancy,
+        }

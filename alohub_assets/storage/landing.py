@@ -7,6 +7,11 @@ window is read too (its extra calls get direction ``unknown``).
 
 Each page becomes one JSON line ``{"source", "page", "data": [rows as sent]}``.
 The partition folder is staged and swapped in whole, with ``_fetch.json`` describing the fetch.
+
+On object storage (no rename) the page files of each fetch are uploaded under a folder of their
+own, ``date=DAY/v=<fetch id>/``, and ``date=DAY/_fetch.json`` is uploaded last, naming that
+folder: it is the partition's commit point. Readers go through it (``landed_files``), so a fetch
+that dies before it leaves the previous landing readable; the superseded folder is deleted after.
 """
 
 from __future__ import annotations
@@ -14,20 +19,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from alohub_assets.api.client import AloHubClient, WindowRead
+from alohub_assets.api.client import AloHubClient, AloHubPagingError, WindowRead
 from alohub_assets.api.records import format_iso_ict, local_day_window
 from alohub_assets.storage.layout import Warehouse
-from alohub_assets.storage.publish import failpoint, publish_dir, staging_dir_for
+from alohub_assets.storage.publish import (
+    STALE_STAGING_SECONDS,
+    failpoint,
+    publish_dir,
+    staging_dir_for,
+)
 
 #: Source name -> callType filter. The order is the priority when a call is in several.
 TYPED_SOURCES = {"inbound": 0, "outbound": 1}
 UNFILTERED_SOURCE = "all"
 FETCH_MANIFEST = "_fetch.json"
+MAX_DAY_REREADS = 3
 
 
 class JsonlPageSink:
@@ -67,14 +80,8 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     start, end = local_day_window(day)
     final = warehouse.raw_partition_dir(day)
     staging = staging_dir_for(final)
-    reads: dict[str, WindowRead] = {}
     try:
-        for source, call_type in TYPED_SOURCES.items():
-            reads[source] = _read_into(client, staging, source, start, end, call_type)
-        unfiltered_total = client.count_call_logs(start, end)
-        if unfiltered_total != sum(r.total_record for r in reads.values()):
-            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
-            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        reads, unfiltered_total = _read_day(client, staging, start, end)
         manifest = {
             "date": day.isoformat(),
             "window": {"callStartTime": format_iso_ict(start), "callEndtime": format_iso_ict(end)},
@@ -97,7 +104,34 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if warehouse.remote is not None:
+        _publish_remote(warehouse, final, manifest)
     return LandingResult(day=day, folder=final, sources=reads, unfiltered_total=unfiltered_total)
+
+
+def _read_day(
+    client: AloHubClient, staging: Path, start: datetime, end: datetime
+) -> tuple[dict[str, WindowRead], int]:
+    """The typed reads, and the unfiltered one when calls of another type exist. A call that
+    arrives between the reads would show only in the unfiltered one, as ``unknown``; so the
+    unfiltered count is taken before and after, and the day read again when it moved."""
+    for _ in range(MAX_DAY_REREADS + 1):
+        count_before = client.count_call_logs(start, end)
+        _page_file(staging, UNFILTERED_SOURCE).unlink(missing_ok=True)
+        reads = {
+            source: _read_into(client, staging, source, start, end, call_type)
+            for source, call_type in TYPED_SOURCES.items()
+        }
+        unfiltered_total = client.count_call_logs(start, end)
+        if unfiltered_total != sum(r.total_record for r in reads.values()):
+            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
+            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        if unfiltered_total == count_before:
+            return reads, unfiltered_total
+    raise AloHubPagingError(
+        f"the calls of {start:%Y-%m-%d} kept changing between the inbound, outbound and "
+        f"unfiltered reads ({MAX_DAY_REREADS + 1} tries); try again when the day has settled"
+    )
 
 
 def _read_into(
@@ -116,10 +150,57 @@ def _read_into(
 
 
 def landed_files(warehouse: Warehouse, day: date) -> list[Path]:
-    """The page files of a landed day, in priority order (typed sources before unfiltered)."""
+    """The page files of a landed day, in priority order (typed sources before unfiltered).
+    On object storage, the files the day's ``_fetch.json`` names, downloaded."""
     folder = warehouse.raw_partition_dir(day)
+    if warehouse.remote is not None:
+        _pull_remote(warehouse, folder)
     files = [_page_file(folder, name) for name in (*TYPED_SOURCES, UNFILTERED_SOURCE)]
     return [path for path in files if path.exists()]
+
+
+def _publish_remote(warehouse: Warehouse, folder: Path, manifest: dict) -> None:
+    """Uploads the landed files under a new version folder, then the manifest naming it."""
+    remote, base = warehouse.remote, warehouse.relative(folder)
+    previous = _remote_manifest(warehouse, base)
+    version = f"v={time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    names = sorted(p.name for p in folder.glob("*.jsonl"))
+    for name in names:
+        remote.put_file(folder / name, f"{base}/{version}/{name}")
+    failpoint("before_remote_manifest")
+    committed = {**manifest, "objects": {"folder": version, "files": names}}
+    remote.put_bytes((json.dumps(committed, indent=2) + "\n").encode(), f"{base}/{FETCH_MANIFEST}")
+    # The superseded version, and versions of fetches that died before their manifest.
+    superseded = (previous or {}).get("objects", {}).get("folder")
+    stale_before = time.time() - STALE_STAGING_SECONDS
+    for key in remote.list_files(base):
+        folder_name = key[len(base) + 1 :].split("/")[0]
+        if folder_name in (version, FETCH_MANIFEST):
+            continue
+        if folder_name == superseded or (remote.modified_time(key) or 0) < stale_before:
+            remote.delete([key])
+
+
+def _pull_remote(warehouse: Warehouse, folder: Path) -> None:
+    """Makes ``folder`` a copy of the committed landing (or empty when there is none)."""
+    base = warehouse.relative(folder)
+    manifest = _remote_manifest(warehouse, base)
+    shutil.rmtree(folder, ignore_errors=True)
+    if manifest is None:
+        return
+    objects = manifest["objects"]
+    for name in objects["files"]:
+        if not warehouse.remote.get_file(f"{base}/{objects['folder']}/{name}", folder / name):
+            raise FileNotFoundError(
+                f"{warehouse.remote.uri(base)}/{FETCH_MANIFEST} names {objects['folder']}/{name}, "
+                "which is missing: re-materialize raw_call_logs for this partition"
+            )
+    (folder / FETCH_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _remote_manifest(warehouse: Warehouse, base: str) -> dict | None:
+    data = warehouse.remote.get_bytes(f"{base}/{FETCH_MANIFEST}")
+    return json.loads(data) if data else None
 
 
 def _page_file(folder: Path, source: str) -> Path:

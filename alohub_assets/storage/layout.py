@@ -7,18 +7,28 @@ public contract (``docs/data-contract.md``)::
     DATA/warehouse/<table>/date=YYYY-MM-DD/<table>.parquet   call_logs, rejected_call_logs,
                                                             call_recordings and every KPI table
     DATA/alohub.duckdb                                      a catalog of views over those files
+
+``DATA`` is a local folder or ``s3://bucket/prefix`` (``storage/object_store.py``). On object
+storage the same layout lives under the prefix; the code works on a local working copy of the
+files it needs (``pull``) and uploads each file whole once it is complete (``push``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from alohub_assets.storage.object_store import ObjectStore, parse_s3_uri
+
 #: Default of ``ALOHUB_DATA_DIR``, relative to the working directory.
 DEFAULT_DATA_DIR = "data"
 DUCKDB_FILE = "alohub.duckdb"
+_WORKING_COPIES: dict[str, Path] = {}
 
 
 def data_dir_from_env() -> str:
@@ -28,13 +38,59 @@ def data_dir_from_env() -> str:
 
 @dataclass(frozen=True)
 class Warehouse:
-    """The data folder and every path in it."""
+    """The data folder and every path in it. With ``remote`` (object storage), ``data_dir`` is
+    this process's local working copy of the files it pulled or is about to push."""
 
     data_dir: Path
+    remote: ObjectStore | None = None
 
     @classmethod
     def at(cls, data_dir: str | os.PathLike) -> Warehouse:
-        return cls(Path(data_dir).resolve())
+        location = parse_s3_uri(str(data_dir))
+        if location is None:
+            return cls(Path(data_dir).resolve())
+        uri = location.uri()
+        if uri not in _WORKING_COPIES:
+            _WORKING_COPIES[uri] = Path(tempfile.mkdtemp(prefix="alohub-s3-"))
+            atexit.register(shutil.rmtree, _WORKING_COPIES[uri], True)
+        return cls(_WORKING_COPIES[uri], ObjectStore(location))
+
+    @property
+    def location(self) -> str:
+        """Where the data is, as a user names it: a folder or ``s3://bucket/prefix``."""
+        return self.remote.uri() if self.remote else str(self.data_dir)
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.data_dir).as_posix()
+
+    def uri(self, path: Path) -> str:
+        """A file's name as a user finds it (``s3://...`` on object storage)."""
+        return self.remote.uri(self.relative(path)) if self.remote else str(path)
+
+    def pull(self, path: Path) -> bool:
+        """Makes the local ``path`` the stored file (downloaded on object storage); False when
+        there is none."""
+        if self.remote is None:
+            return path.exists()
+        return self.remote.get_file(self.relative(path), path)
+
+    def push(self, path: Path) -> None:
+        """Publishes a complete local file (one whole-object PUT on object storage)."""
+        if self.remote is not None:
+            self.remote.put_file(path, self.relative(path))
+
+    def modified_time(self, path: Path) -> float | None:
+        if self.remote is not None:
+            return self.remote.modified_time(self.relative(path))
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def register_filesystem(self, con) -> None:
+        """Lets a DuckDB connection read this warehouse's ``s3://`` paths (no-op locally)."""
+        if self.remote is not None:
+            con.register_filesystem(self.remote.fsspec())
 
     def raw_partition_dir(self, day: date) -> Path:
         return self.data_dir / "raw" / "call_logs" / f"date={day.isoformat()}"
@@ -54,9 +110,16 @@ class Warehouse:
 
     def table_glob(self, table: str) -> str:
         """Every partition of a table; hidden temporary files never match."""
+        if self.remote is not None:
+            return self.remote.uri(f"warehouse/{table}/date=*/{table}.parquet")
         return str(self.data_dir / "warehouse" / table / "date=*" / f"{table}.parquet")
 
     def has_partitions(self, table: str) -> bool:
+        if self.remote is not None:
+            return any(
+                key.endswith(f"/{table}.parquet") and "/date=" in key
+                for key in self.remote.list_files(f"warehouse/{table}")
+            )
         return any(self.data_dir.glob(f"warehouse/{table}/date=*/{table}.parquet"))
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from typing import Any
 import duckdb
 
 from alohub_assets.api.records import LOCAL_TIMEZONE_NAME
-from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage import erlang_c
+from alohub_assets.storage.layout import DUCKDB_FILE, Warehouse, data_dir_from_env
+from alohub_assets.storage.leftovers import remove_abandoned
 from alohub_assets.storage.publish import failpoint, publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
 
@@ -28,42 +31,77 @@ log = logging.getLogger(__name__)
 CATALOG_SQL = Path(__file__).with_name("catalog.sql")
 #: Beside the catalog: the exact DDL it was built from, compared before any rebuild.
 CATALOG_DEFINITION_SUFFIX = ".views.sql"
+DUCKDB_VIEWS_FILE = DUCKDB_FILE + CATALOG_DEFINITION_SUFFIX
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def local_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB whose clock is the call center's (hour(), ::DATE are local)."""
+    """An in-memory DuckDB whose clock is the call center's (hour(), ::DATE are local), with
+    the KPI queries' own function ``erlang_c_staffing`` (``erlang_c.py``)."""
     con = duckdb.connect()
     con.execute(f"SET TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
+    erlang_c.register_in_duckdb(con)
     return con
 
 
 def write_kpi_partition(
     warehouse: Warehouse, table: str, day: date, select_sql: str, params: dict[str, Any]
 ) -> int:
-    """Runs ``select_sql`` (one day's rows) into ``warehouse/<table>/date=DAY/<table>.parquet``,
-    atomically; returns the rows written. A day with no rows gets an empty file, so a re-run
-    of a day that lost its calls replaces the old rows."""
+    """One day of ``write_kpi_partitions``; returns the rows written."""
+    return write_kpi_partitions(warehouse, table, [day], select_sql, params)[day]
+
+
+def write_kpi_partitions(
+    warehouse: Warehouse, table: str, days: list[date], select_sql: str, params: dict[str, Any]
+) -> dict[date, int]:
+    """Runs ``select_sql`` (the rows of ``days``, with a ``date`` column) once and writes each
+    day's rows to ``warehouse/<table>/date=DAY/<table>.parquet``, each file atomically; returns
+    the rows per day. A day with no rows gets an empty file, so a re-run of a day that lost its
+    calls replaces the old rows. One query for many days is what makes a year's rebuild (a
+    single-run backfill) take seconds instead of minutes."""
     _check_table_name(table)
-    final = warehouse.partition_file(table, day)
-    tmp = temporary_sibling(final)
+    wanted = set(days)
+    staging = temporary_sibling(warehouse.data_dir / "warehouse" / table / "staging")
     con = local_connection()
     try:
+        con.execute(f"CREATE TEMP TABLE kpi_rows AS {select_sql}", bound(select_sql, params))
+        counts = dict(con.execute("SELECT date, count(*) FROM kpi_rows GROUP BY date").fetchall())
+        stray = sorted(set(counts) - wanted)
+        if stray:
+            raise ValueError(f"{table}: the query gave rows for days not asked for: {stray[:5]}")
         con.execute(
-            f"COPY ({select_sql}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd)",
-            bound(select_sql, params),
+            f"COPY kpi_rows TO {sql_literal(staging)} (FORMAT parquet, COMPRESSION zstd, "
+            "PARTITION_BY (date), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN 'rows')"
         )
-        (rows,) = con.execute(
-            "SELECT count(*) FROM read_parquet($file)", {"file": str(tmp)}
-        ).fetchone()
-    except BaseException:
+        files = {day: _only_file(staging / f"date={day.isoformat()}") for day in days}
+        for day, file in files.items():
+            if day not in counts:  # no rows that day: an empty file with the table's columns
+                file.parent.mkdir(parents=True, exist_ok=True)
+                empty = "SELECT * FROM kpi_rows LIMIT 0"
+                con.execute(
+                    f"COPY ({empty}) TO {sql_literal(file)} (FORMAT parquet, COMPRESSION zstd)"
+                )
         con.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    con.close()
-    failpoint("kpi_before_publish")
-    publish_file(tmp, final)
-    return rows
+        failpoint("kpi_before_publish")
+        for day, file in files.items():
+            final = warehouse.partition_file(table, day)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            publish_file(file, final)
+            warehouse.push(final)
+    finally:
+        con.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    # Staging folders of killed runs of this table (same hidden name, another writer's pid).
+    remove_abandoned(warehouse.data_dir / "warehouse" / table / "staging")
+    return {day: counts.get(day, 0) for day in days}
+
+
+def _only_file(folder: Path) -> Path:
+    """The one file DuckDB wrote for a day (``rows0.parquet``), or where an empty one goes."""
+    files = sorted(folder.glob("*.parquet"))
+    if len(files) > 1:
+        raise RuntimeError(f"{folder}: expected one Parquet file, found {len(files)}")
+    return files[0] if files else folder / "rows0.parquet"
 
 
 def catalog_ddl(warehouse: Warehouse, kpi_tables: list[str]) -> str:
@@ -94,12 +132,17 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     ddl = catalog_ddl(warehouse, kpi_tables)
     target = warehouse.duckdb_path
     definition = target.with_name(target.name + CATALOG_DEFINITION_SUFFIX)
-    if target.exists() and definition.exists() and definition.read_text() == ddl:
+    if warehouse.remote is not None:
+        # The stored definition is the one to compare with; the catalog file is rebuilt.
+        if warehouse.pull(definition) and definition.read_text() == ddl:
+            return False
+    elif target.exists() and definition.exists() and definition.read_text() == ddl:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
         with duckdb.connect(str(tmp)) as con:
+            warehouse.register_filesystem(con)  # a view is bound when created
             if ddl:
                 con.execute(ddl)
             con.execute("CHECKPOINT")
@@ -110,8 +153,35 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     def_tmp = temporary_sibling(definition)
     def_tmp.write_text(ddl)
     os.replace(def_tmp, definition)
+    remove_abandoned(target)  # temporary catalogs of killed runs
+    remove_abandoned(definition)
+    warehouse.push(target)
+    warehouse.push(definition)  # last: what the next writer compares with
     log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))
     return True
+
+
+def open_mart(data_dir: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """The mart for a notebook or script: its views (``call_logs``, ``calls`` and every KPI
+    table) on a connection that only reads them, for a local folder or ``s3://bucket/prefix`` (default
+    ``ALOHUB_DATA_DIR``). It holds no lock a writer waits for; close it when done."""
+    warehouse = Warehouse.at(data_dir if data_dir is not None else data_dir_from_env())
+    if warehouse.remote is None:
+        if not warehouse.duckdb_path.exists():
+            raise FileNotFoundError(
+                f"no mart at {warehouse.duckdb_path}: materialize the pipeline (make demo) first"
+            )
+        con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
+    else:
+        definition = warehouse.duckdb_path.with_name(DUCKDB_VIEWS_FILE)
+        ddl = warehouse.remote.get_bytes(warehouse.relative(definition))
+        if ddl is None:
+            raise FileNotFoundError(f"no mart at {warehouse.location}: materialize it first")
+        con = duckdb.connect()
+        warehouse.register_filesystem(con)
+        con.execute(ddl.decode())
+    con.execute(f"SET TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
+    return con
 
 
 def _check_table_name(table: str) -> None:

@@ -91,8 +91,9 @@ class DueSummary:
 def find_due(warehouse: Warehouse, day: date, policy: RecordingPolicy, now: datetime) -> DueSummary:
     """Which of the day's answered calls without a URL should be requested now."""
     call_logs_file = warehouse.call_logs_file(day)
-    if not call_logs_file.exists():
+    if not warehouse.pull(call_logs_file):
         return DueSummary([], None, {})
+    warehouse.pull(warehouse.recordings_file(day))
     params = {
         "call_logs": str(call_logs_file),
         "recordings": str(warehouse.recordings_file(day)),
@@ -159,7 +160,7 @@ def merge_recordings(warehouse: Warehouse, day: date, fetched: pa.Table) -> pa.T
     con = duckdb.connect()
     try:
         con.register("fetched", fetched)
-        if target.exists():
+        if warehouse.pull(target):
             merged = con.sql(
                 """
                 SELECT * FROM read_parquet($old, hive_partitioning = false)
@@ -181,4 +182,5 @@ def merge_recordings(warehouse: Warehouse, day: date, fetched: pa.Table) -> pa.T
     tmp = temporary_sibling(target)
     pq.write_table(merged, tmp, compression="zstd")
     publish_file(tmp, target)
+    warehouse.push(target)
     return merged

@@ -6,10 +6,18 @@ to several customers comes back as several rows with one ``callId``; calls start
 00:00:00 and 23:59:59 local; seconds are strings; empty values are ``""``; some answered calls
 have no ``url`` in the list although the detail has a ``recordingUrl`` (now, later, or never);
 a few calls are of a type other than inbound (0) or outbound (1), seen only without a filter.
+
+For the analytics it also carries: customers who call again (a pool of returning customers
+drawn from the seed alone), one customer's number written as ``0912345678``, ``84912345678``,
+``+84 912 345 678`` or ``84-912-345-678``, inbound callers that are not customers (service
+numbers), outbound callbacks and customers' own retries after abandoned calls, and every day
+a 23:50 abandon whose callback comes after midnight, in the next day's calls (both drawn from
+the abandon day's own seed, so a day never depends on which days were generated before it).
 """
 
 from __future__ import annotations
 
+import bisect
 import random
 import string
 import threading
@@ -79,6 +87,7 @@ class SandboxCall:
     customer_names: list[str]
     recording: str
     recording_url: str = ""
+    customer: str | None = None  # the customer's number in national form; None: not a customer
 
     @property
     def answered(self) -> bool:
@@ -283,19 +292,44 @@ class CallStore:
         return self._days[day]
 
 
+#: Share of inbound calls from the pool of returning customers; the rest are new numbers.
+RETURNING_SHARE = 0.4
+#: Share of inbound callers that are not a customer's number (a service number, an extension).
+NON_CUSTOMER_SHARE = 0.02
+#: After an inbound abandon: chance of an outbound callback, chance of the customer's own retry.
+CALLBACK_SHARE = 0.35
+RETRY_SHARE = 0.2
+
+
 def generate_day(
     day: date, seed: int, calls: int, other_type_share: float = 0.02, tenant: str = "sandbox"
 ) -> list[SandboxCall]:
-    """One day's calls, newest first. Always includes calls at 00:00:00 and 23:59:59."""
+    """One day's calls, newest first: exactly ``calls`` of them. Always includes calls at
+    00:00:00 and 23:59:59, a 23:50 abandon, and (from 4 calls a day) the previous day's
+    23:50 abandon's callback shortly after midnight."""
     rng = random.Random(f"{seed}:{day.isoformat()}")
     midnight = datetime.combine(day, time(0), tzinfo=ICT)
-    offsets = [0, 86_399]
-    hours = rng.choices(range(24), weights=HOURLY_WEIGHTS, k=max(calls - 2, 0))
+    customers = _customer_pool(seed, calls)
+    specials = calls >= 4
+    own = calls - 1 if specials else calls  # one slot is the previous night's callback
+    offsets = [0, 86_399] if own >= 2 else [0][:own]
+    hours = rng.choices(range(24), weights=HOURLY_WEIGHTS, k=max(own - len(offsets), 0))
     offsets += [h * 3600 + rng.randrange(3600) for h in hours]
+    offsets.sort()
+    starts = [midnight + timedelta(seconds=o) for o in offsets]
+    made: list[SandboxCall | None] = [None] * len(starts)
+    for i, start in enumerate(starts):
+        if made[i] is None:
+            made[i] = _make_call(rng, start, other_type_share, _pick_customer(rng, customers))
+        _follow_up(rng, made[i], starts, made, customers)
+    result = [c for c in made if c is not None]
+    if specials:
+        abandon, _ = _late_abandon(day, seed, customers)
+        result[-2] = abandon  # replaces the last call before 23:59:59
+        _, callback = _late_abandon(day - timedelta(days=1), seed, customers)
+        result.append(callback)
     used_ids: set[str] = set()
-    result = []
-    for offset in offsets:
-        call = _make_call(rng, midnight + timedelta(seconds=offset), other_type_share)
+    for call in result:
         while call.call_id in used_ids:
             call.call_id = call.call_id[:-3] + f"{rng.randrange(1000):03d}"
         used_ids.add(call.call_id)
@@ -304,19 +338,100 @@ def generate_day(
             if call.recording != RECORDING_NONE
             else ""
         )
-        result.append(call)
     result.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
     return result
 
 
+def _customer_pool(seed: int, calls_per_day: int) -> list[str]:
+    """Returning customers' numbers (mobiles, a tenth of them 11-digit landlines)."""
+    rng = random.Random(f"{seed}:customers")
+    return [_phone(rng) for _ in range(max(calls_per_day, 20))]
+
+
+def _pick_customer(rng: random.Random, customers: list[str]) -> str:
+    return rng.choice(customers) if rng.random() < RETURNING_SHARE else _phone(rng)
+
+
+def _follow_up(
+    rng: random.Random,
+    call: SandboxCall,
+    starts: list[datetime],
+    made: list[SandboxCall | None],
+    customers: list[str],
+) -> None:
+    """After an inbound abandon, a later call slot of the day may become an outbound callback
+    to that customer, or the customer's own retry."""
+    if call.call_type != "0" or call.answered or call.customer is None:
+        return
+    roll = rng.random()
+    if roll >= CALLBACK_SHARE + RETRY_SHARE:
+        return
+    due = call.start_time + timedelta(minutes=rng.randint(2, 180))
+    for j in range(bisect.bisect_left(starts, due), len(starts) - 1):  # never the last call
+        if made[j] is None:
+            kind = "1" if roll < CALLBACK_SHARE else "0"
+            made[j] = _make_call(rng, starts[j], 0.0, call.customer, call_type=kind)
+            return
+
+
+def _late_abandon(day: date, seed: int, customers: list[str]) -> tuple[SandboxCall, SandboxCall]:
+    """``day``'s 23:50 inbound abandon and its callback after midnight, from their own seed."""
+    rng = random.Random(f"{seed}:{day.isoformat()}:late-abandon")
+    customer = _pick_customer(rng, customers)
+    start = datetime.combine(day, time(23, 50), tzinfo=ICT) + timedelta(seconds=rng.randrange(300))
+    abandon = _make_call(rng, start, 0.0, customer, call_type="0", answered=False)
+    while abandon.customer is None or abandon.waiting_seconds < 5:  # a real abandon
+        abandon = _make_call(rng, start, 0.0, customer, call_type="0", answered=False)
+    later = datetime.combine(day + timedelta(days=1), time(0, 5), tzinfo=ICT)
+    callback = _make_call(
+        rng,
+        later + timedelta(seconds=rng.randrange(900)),
+        0.0,
+        customer,
+        call_type="1",
+        answered=True,
+    )
+    return abandon, callback
+
+
 def _phone(rng: random.Random) -> str:
+    """A customer's number in its national form: a mobile, or a tenth of the time a landline."""
+    if rng.random() < 0.1:
+        return "02" + "".join(rng.choices(string.digits, k=9))
     return rng.choice(["09", "08", "03", "07"]) + "".join(rng.choices(string.digits, k=8))
 
 
-def _make_call(rng: random.Random, start: datetime, other_share: float) -> SandboxCall:
+def _written(rng: random.Random, national: str) -> str:
+    """The same number as a customer's phone or a CRM may write it."""
+    subscriber = national[1:]
+    groups = (
+        [subscriber[:3], subscriber[3:6], subscriber[6:]]
+        if len(subscriber) == 9
+        else [subscriber[:2], subscriber[2:6], subscriber[6:]]
+    )
+    form = rng.choices(["national", "84", "+84 spaced", "84 dashed"], weights=[55, 15, 15, 15])[0]
+    if form == "84":
+        return "84" + subscriber
+    if form == "+84 spaced":
+        return "+84 " + " ".join(groups)
+    if form == "84 dashed":
+        return "84-" + "-".join(groups)
+    return national
+
+
+def _make_call(
+    rng: random.Random,
+    start: datetime,
+    other_share: float,
+    customer: str,
+    call_type: str | None = None,
+    answered: bool | None = None,
+) -> SandboxCall:
     roll = rng.random()
-    call_type = "2" if roll < other_share else ("0" if roll < 0.65 else "1")
-    answered = rng.random() < (0.8 if call_type == "0" else 0.62)
+    if call_type is None:
+        call_type = "2" if roll < other_share else ("0" if roll < 0.65 else "1")
+    answer_roll = rng.random() < (0.8 if call_type == "0" else 0.62)
+    answered = answer_roll if answered is None else answered
     agent = rng.choice(AGENTS)
     ring_offset = rng.randint(0, 3)
     if answered:
@@ -332,16 +447,22 @@ def _make_call(rng: random.Random, start: datetime, other_share: float) -> Sandb
     else:
         connect = None
         end = start + timedelta(seconds=waiting + rng.randint(0, 2))
-    customer = _phone(rng)
+    number: str | None = customer
     if call_type == "0":
-        caller, called = customer, rng.choice(HOTLINES)
+        if rng.random() < NON_CUSTOMER_SHARE:  # a service number or an internal transfer
+            number = None
+            caller = rng.choice(["18001090", "1900545411", str(1000 + rng.randrange(8))])
+        else:
+            caller = _written(rng, customer)
+        called = rng.choice(HOTLINES)
         agent_id = agent if answered else ""
         acd = max(waiting - ring_offset, 0)
     elif call_type == "1":
-        caller, called = str(1000 + AGENTS.index(agent)), customer
+        caller, called = str(1000 + AGENTS.index(agent)), _written(rng, customer)
         agent_id = agent  # the dialing agent, answered or not
         acd = 0
     else:
+        number = None
         caller, called = str(1000 + rng.randrange(8)), str(1000 + rng.randrange(8))
         agent_id = agent if answered else ""
         acd = 0
@@ -372,4 +493,5 @@ def _make_call(rng: random.Random, start: datetime, other_share: float) -> Sandb
         description=DESCRIPTIONS[(call_type, answered)],
         customer_names=names,
         recording=recording,
+        customer=number,
     )

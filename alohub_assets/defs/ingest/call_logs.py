@@ -43,6 +43,12 @@ CALL_LOGS_SCHEMA = dg.TableSchema(
         dg.TableColumn("customer_names", "list<string>", description="distinct, first seen first"),
         dg.TableColumn("recording_url", "string", description="the list's url; null when empty"),
         dg.TableColumn("answered", "boolean", description="first_connect_time is not null"),
+        dg.TableColumn(
+            "customer_number",
+            "string",
+            description="inbound caller / outbound called in national form (0 + 9-10 digits); "
+            "null: not a customer's number",
+        ),
     ]
 )
 
@@ -66,7 +72,8 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
     pages = landed_files(warehouse, day)
     if not pages:
         raise FileNotFoundError(
-            f"no raw landing for {day} under {warehouse.raw_partition_dir(day)}: "
+            f"no raw landing for {day} under "
+            f"{warehouse.uri(warehouse.raw_partition_dir(day))}: "
             "materialize raw_call_logs for this partition first"
         )
     sql = load_statements(SQL)
@@ -76,6 +83,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
         # Row order is carried by the `arrival` column, so DuckDB need not keep it: less memory.
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET memory_limit = {sql_literal(MEMORY_LIMIT)}")
+        con.execute(sql["customer_number_macro"])
         raw_rows_sql = compose(sql["raw_rows"], landed=sql["landed"])
         con.execute(raw_rows_sql, bound(raw_rows_sql, params))
         calls_sql, rejected_sql = sql["call_logs"], sql["rejected_call_logs"]
@@ -93,6 +101,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
                 bound(statement, params),
             )
             publish_file(tmp, final)
+            warehouse.push(final)
         calls_in_landing, outside, raw_rows = con.execute(
             sql["landing_summary"], {"day": day}
         ).fetchone()
@@ -155,7 +164,7 @@ def call_logs(
         metadata={
             "dagster/row_count": built.calls,
             "dagster/column_schema": CALL_LOGS_SCHEMA,
-            "path": dg.MetadataValue.path(str(store.call_logs_file(day))),
+            "path": dg.MetadataValue.path(store.uri(store.call_logs_file(day))),
             "raw_rows": built.raw_rows,
             "calls_outside_partition_dropped": built.calls_outside_day,
             "rejected_rows": built.rejected_rows,
@@ -183,7 +192,7 @@ def call_logs(
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
                     "rejected_rows": built.rejected_rows,
-                    "path": dg.MetadataValue.path(str(store.rejected_file(day))),
+                    "path": dg.MetadataValue.path(store.uri(store.rejected_file(day))),
                 },
             ),
         ],

@@ -2,6 +2,23 @@
 -- (rejected_call_logs). Parameters: $files (the page files, typed sources first), $day (DATE).
 -- Rules: times are dd/MM/yyyy HH:mm:ss in UTC+7; "" is null; seconds are strings of digits.
 
+-- name: customer_number_macro
+-- The customer's number of a call in one national form, so that 0912345678, 84912345678,
+-- +84 912 345 678 and 84-912-345-678 are one customer: the caller of an inbound call, the
+-- called of an outbound one; digits only; a leading 84 of an 11- or 12-digit number becomes 0;
+-- only 10 or 11 digits starting with 0 are a customer (not extensions such as 1003 or hotline
+-- names such as alohub2). Null otherwise, and for calls of unknown direction.
+CREATE OR REPLACE TEMP MACRO national_customer_number(digits) AS
+    CASE
+        WHEN regexp_full_match(digits, '0[0-9]{9,10}') THEN digits
+        WHEN regexp_full_match(digits, '84[0-9]{9,10}') THEN '0' || digits[3:]
+    END;
+CREATE OR REPLACE TEMP MACRO customer_number(direction, caller, called) AS
+    national_customer_number(regexp_replace(
+        CASE direction WHEN 'inbound' THEN caller WHEN 'outbound' THEN called END,
+        '[^0-9]', '', 'g'
+    ));
+
 -- name: landed
 -- Every landed row kept as JSON, its thirteen fields extracted in one parse. Reads anything:
 -- a row that is not an object, a number where a string was expected, unknown fields.
@@ -136,7 +153,10 @@ SELECT
     f.description,
     COALESCE(n.customer_names, CAST([] AS VARCHAR[])) AS customer_names,
     f.recording_url,
-    f.first_connect_time IS NOT NULL AS answered
+    f.first_connect_time IS NOT NULL AS answered,
+    customer_number(
+        CASE f.source_rank WHEN 0 THEN 'inbound' WHEN 1 THEN 'outbound' END, f.caller, f.called
+    ) AS customer_number
 FROM firsts AS f
 LEFT JOIN names AS n USING (call_id)
 ORDER BY f.start_time, f.call_id;
@@ -188,12 +208,14 @@ SELECT
        AND call_id NOT IN (SELECT call_id FROM rejected WHERE call_id IS NOT NULL)) AS calls_lost;
 
 -- name: pseudonymize
--- With ALOHUB_PII_HMAC_KEY set: caller, called and every customer name stored as the hex
--- HMAC-SHA256 of the value (sha256(opad || sha256(ipad || value)); $ipad/$opad come from the
--- key), so the same number always maps to the same token and the KPIs do not change.
+-- With ALOHUB_PII_HMAC_KEY set: caller, called, customer_number and every customer name stored
+-- as the hex HMAC-SHA256 of the value (sha256(opad || sha256(ipad || value)); $ipad/$opad come
+-- from the key), so the same number always maps to the same token and the KPIs do not change.
+-- customer_number is normalized before it is hashed: one customer, one token.
 SELECT * REPLACE (
     sha256($opad || unhex(sha256($ipad || encode(caller)))) AS caller,
     sha256($opad || unhex(sha256($ipad || encode(called)))) AS called,
+    sha256($opad || unhex(sha256($ipad || encode(customer_number)))) AS customer_number,
     list_transform(
         customer_names, lambda name: sha256($opad || unhex(sha256($ipad || encode(name))))
     ) AS customer_names

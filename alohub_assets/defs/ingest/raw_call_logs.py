@@ -34,7 +34,7 @@ def raw_call_logs(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": landed.rows,
-            "path": dg.MetadataValue.path(str(landed.folder)),
+            "path": dg.MetadataValue.path(store.uri(landed.folder)),
             "requests": stats["requests"],
             "pages": stats["pages"],
             "rows": stats["rows"],

@@ -27,6 +27,7 @@ def days_to_fetch(run_day: date, lookback: int) -> list[date]:
     job=daily_call_logs_job,
     cron_schedule="0 2 * * *",
     execution_timezone=LOCAL_TIMEZONE_NAME,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="02:00 ICT: yesterday's partition, then the lookback days again for late calls.",
 )
 def daily_call_logs_schedule(context: dg.ScheduleEvaluationContext):

@@ -1,23 +1,25 @@
 """What every KPI table shares: how a partition is built, published and described.
 
 A KPI table is a pair of files in this folder, ``<table>.sql`` (a ``-- name: select``
-statement giving one day's rows from ``$call_logs`` and ``$day``) and ``<table>.py`` (the asset,
+statement giving the rows of the days ``$first_day..$last_day`` from ``$call_logs``) and ``<table>.py`` (the asset,
 which calls ``build_kpi_partition``). Nothing else needs to change: the package collects the
 assets, the daily job selects the group, and the catalog gets a view for every ``.sql`` here.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from alohub_assets.defs.partitions import daily_partitions, partition_day
+from alohub_assets.defs.kpi_mart.automation import KPI_AUTOMATION_CONDITION
+from alohub_assets.defs.kpi_mart.inputs import kpi_inputs
+from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.resources import WarehouseResource
 from alohub_assets.storage.layout import Warehouse
-from alohub_assets.storage.mart import local_connection, refresh_catalog, write_kpi_partition
+from alohub_assets.storage.mart import local_connection, refresh_catalog, write_kpi_partitions
 from alohub_assets.storage.sql import bound, load_statements
 
 KPI_DIR = Path(__file__).parent
@@ -26,9 +28,12 @@ KPI_GROUP = "kpi_mart"
 #: The arguments every KPI asset takes (a table = one asset of this group).
 KPI_ASSET_ARGS: dict[str, Any] = dict(
     partitions_def=daily_partitions,
+    # A backfill of many days is one run and one query per table (seconds for a year).
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["call_logs"],
     kinds={"duckdb", "parquet"},
     group_name=KPI_GROUP,
+    automation_condition=KPI_AUTOMATION_CONDITION,
 )
 
 
@@ -46,25 +51,39 @@ def refresh_mart_catalog(warehouse: Warehouse) -> bool:
     return refresh_catalog(warehouse, kpi_tables())
 
 
+def write_table_partitions(
+    store: Warehouse, table: str, first_day: date, last_day: date, params: dict[str, Any]
+) -> dict[date, int]:
+    """Writes the days ``first_day..last_day`` of ``table`` in one query; returns rows per day.
+    ``params`` hold the settings; ``$call_logs`` (and what a window table needs) come from
+    ``kpi_inputs``. Dagster-free, so benchmarks and scripts rebuild the mart exactly as the
+    assets do."""
+    inputs, _ = kpi_inputs(store, table, first_day, last_day)
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    rows = write_kpi_partitions(
+        store,
+        table,
+        days,
+        kpi_statements(table)["select"],
+        {**params, **inputs, "first_day": first_day, "last_day": last_day},
+    )
+    refresh_mart_catalog(store)
+    return rows
+
+
 def write_table_partition(
     store: Warehouse, table: str, day: date, params: dict[str, Any] | None = None
 ) -> tuple[int, Path]:
-    """Writes ``day`` of ``table`` from that day's ``call_logs``; returns rows and file. Dagster-
-    free, so benchmarks and scripts rebuild the mart exactly as the assets do."""
-    call_logs_file = store.call_logs_file(day)
-    if not call_logs_file.exists():
-        raise FileNotFoundError(
-            f"{call_logs_file} is missing: materialize call_logs for {day} first"
-        )
-    rows = write_kpi_partition(
-        store,
-        table,
-        day,
-        kpi_statements(table)["select"],
-        {"call_logs": str(call_logs_file), "day": day, **(params or {})},
-    )
-    refresh_mart_catalog(store)
-    return rows, store.partition_file(table, day)
+    """One day of ``table``; returns rows and file."""
+    rows = write_table_partitions(store, table, day, day, params or {})
+    return rows[day], store.partition_file(table, day)
+
+
+def partition_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The first and last local day of the run's partitions: one day, or a whole range when a
+    backfill runs as a single run (``BackfillPolicy.single_run``)."""
+    keys = context.partition_keys
+    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
 
 
 def build_kpi_partition(
@@ -73,17 +92,28 @@ def build_kpi_partition(
     table: str,
     params: dict[str, Any] | None = None,
 ) -> tuple[int, Path]:
-    """The asset's side of ``write_table_partition``: the run's partition and resource."""
-    return write_table_partition(
-        warehouse_resource.get_warehouse(), table, partition_day(context), params
-    )
+    """The asset's side of ``write_table_partitions``: the run's partitions and resource;
+    returns the rows written and the last day's file."""
+    first_day, last_day = partition_days(context)
+    store = warehouse_resource.get_warehouse()
+    rows = write_table_partitions(store, table, first_day, last_day, params or {})
+    return sum(rows.values()), store.partition_file(table, last_day)
 
 
-def query_partition(table: str, statement: str, file: Path, day: date) -> list[tuple]:
-    """Runs a named statement of ``<table>.sql`` over one written partition file."""
+def query_partition(table: str, statement: str, file: Path | list[Path], day: date) -> list[tuple]:
+    """Runs a named statement of ``<table>.sql`` over written partition files."""
     sql = kpi_statements(table)[statement]
+    files = [str(f) for f in file] if isinstance(file, list) else str(file)
     with local_connection() as con:
-        return con.execute(sql, bound(sql, {"partition": str(file), "day": day})).fetchall()
+        return con.execute(sql, bound(sql, {"partition": files, "day": day})).fetchall()
+
+
+def run_partition_files(
+    context: dg.AssetExecutionContext, warehouse_resource: WarehouseResource, table: str
+) -> list[Path]:
+    """The files of every partition the run wrote."""
+    store = warehouse_resource.get_warehouse()
+    return [store.partition_file(table, date.fromisoformat(k)) for k in context.partition_keys]
 
 
 def markdown_table(columns: list[str], rows: list[tuple]) -> str:

@@ -1,17 +1,17 @@
 """``daily_call_metrics``: queue KPIs per day and direction (``daily_call_metrics.sql``)."""
 
 import dagster as dg
-from pydantic import Field
 
 from alohub_assets.defs.kpi_mart.build import (
     KPI_ASSET_ARGS,
     build_kpi_partition,
     kpi_metadata,
     markdown_table,
+    partition_days,
     query_partition,
+    run_partition_files,
 )
-from alohub_assets.defs.partitions import partition_day
-from alohub_assets.defs.resources import WarehouseResource
+from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
 PREVIEW_COLUMNS = [
     "direction",
@@ -22,17 +22,6 @@ PREVIEW_COLUMNS = [
     "asa_seconds",
     "abandon_rate",
 ]
-
-
-class CallMetricsConfig(dg.Config):
-    """Thresholds of the queue KPIs; the defaults are the common vendor defaults."""
-
-    short_abandon_seconds: int = Field(
-        default=5, description="unanswered calls that waited less are short abandons"
-    )
-    service_level_seconds: int = Field(
-        default=20, description="answered within this many seconds (inclusive) meets the target"
-    )
 
 
 @dg.asset(
@@ -46,17 +35,21 @@ class CallMetricsConfig(dg.Config):
     ],
 )
 def daily_call_metrics(
-    context: dg.AssetExecutionContext, config: CallMetricsConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    kpi_settings: KpiSettingsResource,
 ) -> dg.MaterializeResult:
-    """Queue KPIs per day and direction: answer and abandon rates, service level, waits, talk."""
+    """Queue KPIs per day and direction: answer and abandon rates, service level, waits (mean,
+    percentiles, before abandoning), talk."""
     params = {
-        "short_abandon_seconds": config.short_abandon_seconds,
-        "service_level_seconds": config.service_level_seconds,
+        "short_abandon_seconds": kpi_settings.short_abandon_seconds,
+        "service_level_seconds": kpi_settings.service_level_seconds,
     }
     rows, file = build_kpi_partition(context, warehouse, "daily_call_metrics", params)
-    day = partition_day(context)
+    day = partition_days(context)[1]
     preview = query_partition("daily_call_metrics", "preview", file, day)
-    ((bad_rates,),) = query_partition("daily_call_metrics", "rates_out_of_bounds", file, day)
+    every_day = run_partition_files(context, warehouse, "daily_call_metrics")
+    ((bad_rates,),) = query_partition("daily_call_metrics", "rates_out_of_bounds", every_day, day)
     return dg.MaterializeResult(
         metadata={
             **kpi_metadata(rows, file),

@@ -30,6 +30,11 @@ CALL_RECORDINGS_SCHEMA = dg.TableSchema(
 )
 
 
+def utc_now() -> datetime:
+    """The run's clock (a seam: tests drive it together with the sensor's)."""
+    return datetime.now(UTC)
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=["call_logs"],
@@ -48,7 +53,7 @@ def call_recordings(
     day = partition_day(context)
     store = warehouse.get_warehouse()
     policy = recording_policy.get_policy()
-    now = datetime.now(UTC)
+    now = utc_now()
     due = find_due(store, day, policy, now)
     context.log.info(f"{day}: {len(due.due_call_ids)} answered calls due for a detail request")
     with alohub.get_client() as client:
@@ -60,7 +65,7 @@ def call_recordings(
         metadata={
             "dagster/row_count": merged.num_rows,
             "dagster/column_schema": CALL_RECORDINGS_SCHEMA,
-            "path": dg.MetadataValue.path(str(store.recordings_file(day))),
+            "path": dg.MetadataValue.path(store.uri(store.recordings_file(day))),
             "detail_requests": stats["detail_requests"],
             "requests": stats["requests"],
             "retries": stats["retries"],
