@@ -1,18 +1,27 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv: on the PATH, else `python3 -m uv`, else a project-local venv holding it (`make install`
+# creates it, so a system Python that refuses `pip install` (PEP 668) is never touched).
+BOOTSTRAP := $(CURDIR)/.venv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || (python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv") || echo "$(BOOTSTRAP)/bin/uv")
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: install browser test lint format demo dev sandbox report screenshot bench soak clean
 
-install:  ## uv (from PyPI with pip if missing), then the locked dependencies
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+install:  ## uv (into .venv-bootstrap if missing), then the locked dependencies into .venv
+	@if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
+	    && [ ! -x "$(BOOTSTRAP)/bin/uv" ]; then \
+	  echo "uv not found: installing it into $(BOOTSTRAP) (the system Python is left alone)"; \
+	  python3 -m venv "$(BOOTSTRAP)" || { echo "python3 -m venv failed: install your OS's venv" \
+	    "package (Debian/Ubuntu: apt-get install python3-venv) or uv itself"; exit 1; }; \
+	  "$(BOOTSTRAP)/bin/python" -m pip install --quiet uv; \
+	fi
 	$(UV) sync --frozen
 
-browser:  ## Debian's chromium for the UI test; without it (no root, no apt) that test skips
+browser:  ## Debian's chromium for the UI test; without it that test fails unless ALOHUB_SKIP_BROWSER=1
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
-	  || echo "chromium could not be installed: the browser test will be skipped"
+	  || echo "chromium could not be installed: the browser test will fail (ALOHUB_SKIP_BROWSER=1 skips it)"
 
 lint: install  ## ruff, the layer contracts (import-linter), and dg's check of the definitions
 	$(UV) run ruff check .
@@ -21,14 +30,14 @@ lint: install  ## ruff, the layer contracts (import-linter), and dg's check of t
 	$(UV) run dg check defs
 	$(UV) run dg list defs --json >/dev/null
 
-format: install
+format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
 test: lint browser  ## lint (ruff, import contracts, dg), then every test (real HTTP to the sandbox, real files under tmp dirs)
 	$(UV) run pytest
 
-demo: install  ## sandbox on a free port -> last 7 complete days -> ./data, KPI tables printed
+demo: install  ## sandbox on a free port -> last 7 complete days and their recording URLs -> ./data, KPIs printed
 	$(UV) run python -m alohub_dev.demo
 
 dev: install  ## Dagster UI with a persistent DAGSTER_HOME; the sandbox when ALOHUB_API_KEY is unset
@@ -53,5 +62,5 @@ soak: install  ## the reliability suite at 25 partition runs per fault kind -> d
 sandbox: install  ## the AloHub sandbox alone on port 8765
 	$(UV) run alohub-sandbox --port 8765
 
-clean:
+clean:  ## removes the demo data and ./.dagster_home, i.e. the whole local run history
 	rm -rf .dagster_home data/raw data/warehouse data/alohub.duckdb* data/*.html

@@ -1,8 +1,10 @@
 """``make demo``: the whole pipeline on the bundled sandbox, for the last 7 complete days.
 
-Starts the AloHub sandbox on a free port of 127.0.0.1, materializes every asset for each day
-into ``ALOHUB_DATA_DIR`` (default ``./data``) with the Dagster instance in ``DAGSTER_HOME`` (so
-``make dev`` shows the runs afterwards), prints the KPIs, and stops the sandbox.
+Starts the AloHub sandbox on a free port of 127.0.0.1 (recordings processed without delay),
+materializes every asset for each day into ``ALOHUB_DATA_DIR`` (default ``./data``): the daily
+pipeline, then ``call_recordings`` (what the recording sensor would ask for), with the Dagster
+instance in ``DAGSTER_HOME`` (so ``make dev`` shows the runs afterwards), prints the KPIs and
+the recording statuses, and stops the sandbox.
 """
 
 import sys
@@ -24,7 +26,7 @@ from alohub_assets.defs.resources import (
 )
 from alohub_assets.storage.layout import Warehouse, data_dir_from_env
 from alohub_dev.local_instance import prepare_dagster_home
-from alohub_dev.sandbox.server import DEFAULT_API_KEY, build_server
+from alohub_dev.sandbox.server import DEFAULT_API_KEY, SandboxConfig, build_server
 
 DAYS = 7
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -50,10 +52,21 @@ def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
         )
         raw = result.asset_materializations_for_node("raw_call_logs")[0].metadata
         calls = result.asset_materializations_for_node("call_logs")[0].metadata
+        recordings = dg.materialize(
+            ALL_ASSETS,
+            selection="call_recordings",
+            partition_key=day.isoformat(),
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+        )
+        found = recordings.asset_materializations_for_node("call_recordings")[0].metadata
         print(
             f"[{number}/{len(days)}] {day}: {calls['dagster/row_count'].value} calls, "
             f"{raw['rows'].value} rows landed, {raw['requests'].value} requests, "
-            f"{raw['retries'].value} retries, {time.monotonic() - started:.1f}s",
+            f"{raw['retries'].value} retries; {found['detail_requests'].value} detail requests, "
+            f"{found['total_found'].value} recording URLs found; "
+            f"{time.monotonic() - started:.1f}s",
             flush=True,
         )
 
@@ -71,7 +84,7 @@ def print_kpis(warehouse: Warehouse, first: date, last: date) -> None:
                        round(asa_seconds, 1) AS "ASA s",
                        round(service_level * 100, 1) AS "service level %"
                 FROM daily_call_metrics
-                WHERE date BETWEEN $first AND $last AND direction IN ('inbound', 'outbound')
+                WHERE date BETWEEN $first AND $last
                 ORDER BY date, direction
                 """,
                 params={"first": first, "last": last},
@@ -86,12 +99,26 @@ def print_kpis(warehouse: Warehouse, first: date, last: date) -> None:
                 SELECT agent_id, sum(handled_calls)::BIGINT AS handled,
                        sum(inbound_handled)::BIGINT AS inbound,
                        sum(outbound_handled)::BIGINT AS outbound,
+                       sum(unknown_handled)::BIGINT AS "other type",
                        round(sum(talk_seconds) / 3600, 1) AS "talk h",
                        round(sum(handled_calls) * 100 / sum(sum(handled_calls)) OVER (), 1)
                            AS "share %"
                 FROM agent_daily_load
                 WHERE date BETWEEN $first AND $last
                 GROUP BY agent_id ORDER BY handled DESC LIMIT 5
+                """,
+                params={"first": first, "last": last},
+            )
+            .fetchdf()
+            .to_string(index=False)
+        )
+        print(f"\nRecording URLs of the calls, {first} to {last} (the calls view)")
+        print(
+            con.sql(
+                """
+                SELECT recording_status, count(*) AS calls FROM calls
+                WHERE call_date BETWEEN $first AND $last
+                GROUP BY recording_status ORDER BY calls DESC
                 """,
                 params={"first": first, "last": last},
             )
@@ -105,7 +132,8 @@ def main() -> None:
     home = prepare_dagster_home()
     last = local_today() - timedelta(days=1)
     days = [last - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
-    server = build_server().start_in_thread()
+    # Recordings processed at once, so the demo's call_recordings runs find them.
+    server = build_server(config=SandboxConfig(recording_delay_seconds=0)).start_in_thread()
     print(f"AloHub sandbox on {server.url}; pipeline data in {data_dir}; Dagster home {home}")
     try:
         run_pipeline(days, data_dir, server.url)

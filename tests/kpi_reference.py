@@ -75,11 +75,9 @@ def mean(values: list[float]) -> float | None:
 
 
 def is_abandoned(call: dict, s: Settings) -> bool:
-    return (
-        not call["answered"]
-        and call["waiting_seconds"] is not None
-        and call["waiting_seconds"] >= s.short_abandon_seconds
-    )
+    """Not answered and waited at least the short-abandon threshold, or the wait is unknown."""
+    wait = call["waiting_seconds"]
+    return not call["answered"] and (wait is None or wait >= s.short_abandon_seconds)
 
 
 def is_short_abandoned(call: dict, s: Settings) -> bool:
@@ -115,7 +113,9 @@ def queue_figures(calls: list[dict], s: Settings) -> dict:
         "wait_p50_seconds": percentile(answered_waits, 0.5),
         "wait_p90_seconds": percentile(answered_waits, 0.9),
         "wait_p95_seconds": percentile(answered_waits, 0.95),
-        "avg_abandon_seconds": mean([c["waiting_seconds"] for c in abandoned]),
+        "avg_abandon_seconds": mean(
+            [c["waiting_seconds"] for c in abandoned if c["waiting_seconds"] is not None]
+        ),
         "avg_talk_seconds": mean(
             [c["talk_seconds"] for c in answered if c["talk_seconds"] is not None]
         ),

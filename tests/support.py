@@ -82,3 +82,23 @@ def materialize_day(
         resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
         raise_on_error=raise_on_error,
     )
+
+
+class ListSink:
+    """Keeps a window's rows in memory: for the small windows of the tests."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def write_page(self, rows: list[dict]) -> None:
+        self.rows.extend(rows)
+
+    def discard(self) -> None:
+        self.rows.clear()
+
+
+def list_call_logs(client: AloHubClient, start, end, **filters) -> list[dict]:
+    """Every row of the window, as the API sent them (repeats included)."""
+    sink = ListSink()
+    client.read_window(start, end, sink, **filters)
+    return sink.rows

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from alohub_assets.api.client import (
@@ -17,12 +19,14 @@ from alohub_assets.api.client import (
     AloHubPagingError,
     AloHubRetriesExhausted,
     AloHubScopeError,
-    ListSink,
     RetryPolicy,
 )
-from alohub_assets.api.records import ICT, local_day_window, normalize_list_row
+from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
+from alohub_assets.api.records import local_day_window
+from alohub_assets.defs.ingest.call_logs import build_call_logs
+from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
-from tests.support import API_KEY, DAY
+from tests.support import API_KEY, DAY, ListSink, list_call_logs
 
 
 def day_ids(sandbox, day: date = DAY) -> Counter:
@@ -32,7 +36,7 @@ def day_ids(sandbox, day: date = DAY) -> Counter:
 def test_every_call_of_a_day_exactly_once_across_pages(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     truth = sandbox.store.calls_on(DAY)
     assert len(rows) == sum(len(c.customer_names) for c in truth)  # totalRecord counts repeats
     assert client.stats.total_record == len(rows)
@@ -48,9 +52,8 @@ def test_every_call_of_a_day_exactly_once_across_pages(sandbox):
 def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
-    starts = {normalize_list_row(r)["start_time"].date() for r in rows}
-    assert starts == {DAY}
+        rows = list_call_logs(client, start, end)
+    assert {r["startTime"][:10] for r in rows} == {"04/03/2026"}  # DAY, as AloHub writes it
     # The sandbox, like AloHub, ignores the other spelling: the same window with callEndTime
     # reaches to the end of the data, so a client with the wrong spelling would take more days.
     wrong = httpx.post(
@@ -68,19 +71,17 @@ def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
 def test_midnight_calls_belong_to_their_own_day(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = [normalize_list_row(r) for r in client.list_call_logs(start, end)]
-    times = {r["start_time"] for r in rows}
-    midnight = datetime(DAY.year, DAY.month, DAY.day, tzinfo=ICT)
-    assert midnight in times
-    assert midnight + timedelta(seconds=86_399) in times
-    assert midnight + timedelta(days=1) not in times
+        rows = list_call_logs(client, start, end)
+    times = {r["startTime"] for r in rows}
+    assert "04/03/2026 00:00:00" in times and "04/03/2026 23:59:59" in times
+    assert not any(t.startswith(("03/03/2026", "05/03/2026")) for t in times)
 
 
 def test_server_cap_on_limit_does_not_end_paging(make_sandbox):
     sandbox = make_sandbox(max_limit=30)  # asks 100 a page, gets 30: a short page is no end
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert set(r["callId"] for r in rows) == set(day_ids(sandbox))
     assert client.stats.pages == -(-len(rows) // 30)
 
@@ -89,10 +90,10 @@ def test_filters_by_call_type_and_phone(sandbox):
     start, end = local_day_window(DAY)
     truth = sandbox.store.calls_on(DAY)
     with sandbox.client() as client:
-        inbound = client.list_call_logs(start, end, call_type=0)
-        outbound = client.list_call_logs(start, end, call_type=1)
+        inbound = list_call_logs(client, start, end, call_type=0)
+        outbound = list_call_logs(client, start, end, call_type=1)
         one = truth[5]
-        by_phone = client.list_call_logs(start, end, phone_number=one.caller)
+        by_phone = list_call_logs(client, start, end, phone_number=one.caller)
     assert {r["callId"] for r in inbound} == {c.call_id for c in truth if c.call_type == "0"}
     assert {r["callId"] for r in outbound} == {c.call_id for c in truth if c.call_type == "1"}
     assert one.call_id in {r["callId"] for r in by_phone}
@@ -105,7 +106,7 @@ def test_rate_limit_and_injected_500s_still_give_every_call_once(make_sandbox):
     )
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=40, rate_window_seconds=1.0) as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert Counter(r["callId"] for r in rows).keys() == day_ids(sandbox).keys()
     assert client.stats.retries["server_error"] >= 1
     assert client.stats.seconds_slept > 0  # the throttle paced requests ahead of the limit
@@ -113,21 +114,41 @@ def test_rate_limit_and_injected_500s_still_give_every_call_once(make_sandbox):
     assert served.get("list:200") == client.stats.pages
 
 
+class FakeClock:
+    """One clock for the sandbox's rate windows and the client's throttle: sleeping advances it,
+    so the test waits no real time and no request can straddle a window boundary by luck."""
+
+    def __init__(self, start: float = 1_000_000.0):  # a multiple of the 2 s window
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_429_waits_retry_after_then_continues(make_sandbox):
-    # A sliding window, so the spent quota is still spent when the client asks (a fixed window
-    # on the clock could reset in between).
+    # A sliding window, so the spent quota is still spent when the client asks; and one fake
+    # clock for the sandbox's window and the client's pacer, so no real time passes at all.
     sandbox = make_sandbox(tenant_limit=4, route_limit=4, window_seconds=2.0, rate_window="sliding")
+    clock = FakeClock()
+    sandbox.server.state.clock = clock.time
     # Another process of the tenant spends the window, unseen by this client's throttle.
     for _ in range(4):
         httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY}, json={})
     start, end = local_day_window(DAY)
-    with sandbox.client(rate_window_seconds=2.0) as client:
-        rows = client.list_call_logs(start, end)
+    pacer = QuotaPacer(MemoryQuotaStore(), window_seconds=2.0, clock=clock.time)
+    with sandbox.client(pacer=pacer, sleep=clock.sleep) as client:
+        rows = list_call_logs(client, start, end)
     assert {r["callId"] for r in rows} == set(day_ids(sandbox))
+    # The first request found the window spent: a 429 with Retry-After, waited out on the
+    # clock (the pacer may probe once more while it learns how the window is counted).
     assert client.stats.rate_limited >= 1
-    assert client.stats.retries["rate_limited"] == client.stats.rate_limited
-    assert client.stats.seconds_slept >= 0.5
     assert sandbox.requests()["list:429"] == client.stats.rate_limited
+    assert client.stats.retries["rate_limited"] == client.stats.rate_limited
+    assert sandbox.requests()["list:200"] == 4 + client.stats.pages  # the 4 others, then ours
+    assert client.stats.seconds_slept == clock.now - 1_000_000.0 >= 2.0  # all on the fake clock
 
 
 def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):
@@ -135,7 +156,7 @@ def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):
     sandbox.server.state.forced_faults = ["drop", "slow", "html_502", "truncate", "success_0"]
     start, end = local_day_window(DAY)
     with sandbox.client(timeout_seconds=0.5) as client:
-        rows = client.list_call_logs(start, end)
+        rows = list_call_logs(client, start, end)
     assert {r["callId"] for r in rows} == set(day_ids(sandbox))
     assert dict(client.stats.retries) == {
         "connection": 1,
@@ -150,7 +171,7 @@ def test_retries_are_bounded_and_fail_clearly(make_sandbox):
     start, end = local_day_window(DAY)
     policy = RetryPolicy(max_retries=3, backoff_base_seconds=0.01, backoff_cap_seconds=0.02)
     with sandbox.client(retry=policy) as client, pytest.raises(AloHubRetriesExhausted) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert "failed 4 times" in str(info.value)
     assert sandbox.requests()["list:500"] == 4
 
@@ -163,7 +184,7 @@ def test_401_and_403_fail_at_once(sandbox, key, error, hint):
     key = key or sandbox.config.no_scope_key
     start, end = local_day_window(DAY)
     with sandbox.client(api_key=key) as client, pytest.raises(error) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert hint in str(info.value)
     assert key not in str(info.value)
     assert sum(sandbox.requests().values()) == 1  # no retry
@@ -173,7 +194,7 @@ def test_401_and_403_fail_at_once(sandbox, key, error, hint):
 def test_400_carries_the_server_message(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=0) as client, pytest.raises(AloHubInputError) as info:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
     assert "limit must be a positive number" in str(info.value)
 
 
@@ -233,9 +254,19 @@ def test_call_detail_vocabulary_and_404(sandbox):
     assert detail.recording_url == answered[0].recording_url  # empty in the list, set here
     assert detail.first_connect_time == answered[0].first_connect_time
     assert detail.answer_time_seconds == answered[0].waiting_seconds
-    assert detail.direction in ("inbound", "outbound", "unknown")
     assert missing is None
     assert client.stats.detail_requests == 2 and client.stats.details_not_found == 1
+
+
+def test_call_detail_direction_from_its_call_type(sandbox):
+    # The detail's callType: "0" inbound, "1" outbound (documented); other values happen.
+    calls = sandbox.store.calls_on(DAY)
+    expected = {"0": ("inbound", "0"), "1": ("outbound", "1"), "2": ("unknown", "2")}
+    with sandbox.client() as client:
+        for call_type, (direction, raw) in expected.items():
+            call = next(c for c in calls if c.call_type == call_type)
+            detail = client.get_call_detail(call.call_id)
+            assert (detail.direction, detail.call_type) == (direction, raw)
 
 
 @pytest.mark.parametrize("bad", ["../x", "a b", "20260304101010-AB/C-1", "9" * 2048, ""])
@@ -245,20 +276,53 @@ def test_bad_call_ids_are_refused_before_any_request(sandbox, bad):
     assert sandbox.requests() == {}
 
 
-def test_parsing_keeps_vietnamese_text_and_nulls(sandbox):
+def test_the_vendor_sample_row_parses_as_written_by_hand(tmp_path):
+    # The list row of the vendor document, word for word, and what it says by a human reading.
+    sample = {
+        "callId": "20260310095227-ABCXYZ-342",
+        "caller": "0912345678",
+        "called": "alohub2",
+        "startTime": "21/01/2026 09:52:33",
+        "waitingTime": "6",
+        "firstRingTime": "21/01/2026 09:52:35",
+        "firstConnectTime": "",
+        "agentId": "AloHub",
+        "endTime": "21/01/2026 09:52:41",
+        "acdTime": "0",
+        "description": "INBOUND-Khách hàng kết thúc trước khi timeout",
+        "customerName": "0912345678",
+        "url": "",
+    }
+    # Landed as an inbound page and parsed by the pipeline's own SQL (call_logs.sql).
+    warehouse = Warehouse.at(tmp_path)
+    day = date(2026, 1, 21)
+    folder = warehouse.raw_partition_dir(day)
+    folder.mkdir(parents=True)
+    page = {"source": "inbound", "page": 1, "data": [sample]}
+    (folder / "inbound.jsonl").write_text(json.dumps(page, ensure_ascii=False) + "\n")
+    assert build_call_logs(warehouse, day).calls == 1
+    (row,) = pq.read_table(warehouse.call_logs_file(day)).to_pylist()
+    utc = UTC
+    assert row["call_id"] == "20260310095227-ABCXYZ-342"
+    assert row["start_time"] == datetime(2026, 1, 21, 2, 52, 33, tzinfo=utc)  # 09:52:33 UTC+7
+    assert row["first_ring_time"] == datetime(2026, 1, 21, 2, 52, 35, tzinfo=utc)
+    assert row["end_time"] == datetime(2026, 1, 21, 2, 52, 41, tzinfo=utc)
+    assert row["first_connect_time"] is None and row["recording_url"] is None
+    assert (row["waiting_seconds"], row["acd_seconds"]) == (6, 0)
+    assert row["description"] == "INBOUND-Khách hàng kết thúc trước khi timeout"
+    assert row["agent_id"] == "AloHub" and row["customer_names"] == ["0912345678"]
+    assert (row["call_date"], row["direction"], row["answered"]) == (day, "inbound", False)
+
+
+def test_rows_keep_vietnamese_text_and_empty_strings(sandbox):
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        rows = [normalize_list_row(r) for r in client.list_call_logs(start, end)]
-    truth = {c.call_id: c for c in sandbox.store.calls_on(DAY)}
-    for row in rows:
-        call = truth[row["call_id"]]
-        assert row["description"] == call.description
-        assert row["waiting_seconds"] == call.waiting_seconds
-        assert row["first_connect_time"] == call.first_connect_time
-        assert row["customer_name"] in call.customer_names
-    assert any("Nguyễn" in (r["customer_name"] or "") for r in rows)
-    unanswered = [r for r in rows if r["first_connect_time"] is None]
-    assert unanswered and all(r["recording_url"] is None for r in unanswered)
+        rows = list_call_logs(client, start, end)
+    names = {r["customerName"] for r in rows}
+    assert "Nguyễn Văn An" in names and "Khách lẻ 🎧" in names  # UTF-8 both ways, emoji too
+    unanswered = [r for r in rows if r["firstConnectTime"] == ""]
+    assert unanswered and {r["url"] for r in unanswered} == {""}
+    assert {type(r["waitingTime"]) for r in rows} == {str}  # strings of seconds, as documented
 
 
 def test_the_key_never_reaches_a_log_or_an_error(make_sandbox, caplog):
@@ -266,13 +330,14 @@ def test_the_key_never_reaches_a_log_or_an_error(make_sandbox, caplog):
     caplog.set_level(logging.DEBUG)
     start, end = local_day_window(DAY)
     with sandbox.client() as client:
-        client.list_call_logs(start, end)
+        list_call_logs(client, start, end)
         text = repr(client) + str(client.stats.as_dict())
     with pytest.raises(AloHubRetriesExhausted) as info:
         with sandbox.client(retry=RetryPolicy(max_retries=0)) as client:
             sandbox.server.state.forced_faults = ["fail_500"]
-            client.list_call_logs(start, end)
-    assert caplog.records  # retries were logged
+            list_call_logs(client, start, end)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("alohub_assets")]
+    assert any("retry" in message for message in ours)  # the client's own retry lines
     for blob in (caplog.text, text, str(info.value), repr(info.value)):
         assert API_KEY not in blob
 

@@ -4,12 +4,15 @@ repairs; a held catalog blocks no run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -32,74 +35,138 @@ def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.
     )  # fmt: skip
 
 
+def raw_landing(data_dir: Path) -> dict[str, bytes] | None:
+    """The partition's raw folder as a reader sees it: its visible files, or None if absent."""
+    folder = data_dir / "raw" / "call_logs" / f"date={DAY}"
+    if not folder.is_dir():
+        return None
+    return {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if not f.name.startswith(".")}
+
+
 def snapshot(data_dir: Path) -> dict:
-    calls = pq.read_table(
-        data_dir / "warehouse" / "call_logs" / f"date={DAY}" / "call_logs.parquet"
-    )
-    with duckdb.connect(str(data_dir / "alohub.duckdb"), read_only=True) as con:
-        kpis = {
-            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()  # noqa: S608
-            for table in kpi_tables()
-        }
-    return {"calls": calls, "metrics": kpis["daily_call_metrics"], "kpis": kpis}
+    """Everything a run of the partition writes, read as a user would: the raw folder, and the
+    day's Parquet file of call_logs, rejected_call_logs and every KPI table."""
+    warehouse = data_dir / "warehouse"
+    return {
+        "raw": raw_landing(data_dir),
+        **{
+            table: pq.read_table(warehouse / table / f"date={DAY}" / f"{table}.parquet")
+            for table in ("call_logs", "rejected_call_logs", *kpi_tables())
+        },
+    }
 
 
 def visible_parquet(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "warehouse").glob("*/date=*/*.parquet"))
 
 
-@pytest.mark.parametrize(
-    "point",
-    ["mid_landing", "between_folder_renames", "before_file_publish", "kpi_before_publish"],
-)
+def leftovers(data_dir: Path) -> list[str]:
+    """Staging folders, trash and temporary files anywhere in the data folder."""
+    return sorted(
+        str(p.relative_to(data_dir))
+        for p in data_dir.rglob(".*")
+        if p.name.endswith((".staging", ".trash", ".tmp"))
+    )
+
+
+# What the interrupted step had replaced when the kill came (the rest is the previous run's).
+REPLACED_BEFORE_KILL = {
+    "mid_landing": set(),  # still paging into a staging folder
+    "between_folder_renames": {"raw"},  # the new raw folder swapped in, the old one beside it
+    "before_file_publish": {"raw"},  # call_logs' new file written, not yet renamed in place
+    "kpi_before_publish": {"raw", "call_logs"},  # a KPI file written, not renamed in place
+}
+
+
+@pytest.mark.parametrize("point", list(REPLACED_BEFORE_KILL))
 def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     point, sandbox, tmp_path, reliability_report
 ):
     materialize_day(sandbox, tmp_path, DAY)
     before = snapshot(tmp_path)
     files_before = visible_parquet(tmp_path)
-    # The next fetch finds one more call: a repaired partition must show it.
+    assert leftovers(tmp_path) == []
+    # The next fetch finds one more call: every table of the day changes when it is rebuilt.
     sandbox.store.add_late_call(*local_day_window(DAY))
 
     killed = cli(sandbox, tmp_path, failpoint=point)
     output = killed.communicate(timeout=300)[0]
     assert killed.returncode == -9, output[-2000:]
-    after_kill = snapshot(tmp_path)  # readable, and what it was
-    if point == "kpi_before_publish":
-        # call_logs was already replaced whole by then (the new day, complete); the KPI file
-        # that was being written never became visible, so every KPI table is the previous one.
-        assert after_kill["calls"].num_rows == before["calls"].num_rows + 1
-    else:
-        assert after_kill["calls"].equals(before["calls"])
-    assert after_kill["kpis"] == before["kpis"]
+    after_kill = snapshot(tmp_path)  # every part readable
+    replaced = REPLACED_BEFORE_KILL[point]
+    for part, value in after_kill.items():
+        if part in replaced:
+            assert value != before[part], part  # the new version, complete
+        elif isinstance(value, pa.Table):
+            assert value.equals(before[part]), part  # the previous version, untouched
+        else:
+            assert value == before[part], part
+    assert after_kill["raw"] is not None  # never a moment without the raw folder
     assert visible_parquet(tmp_path) == files_before  # no half file visible to a glob
+    left = leftovers(tmp_path)
+    assert left  # the killed run's work file is still there...
 
     repaired = cli(sandbox, tmp_path)
     assert repaired.wait(timeout=300) == 0
+    assert leftovers(tmp_path) == []  # ...and the next run removed it
     again = snapshot(tmp_path)
-    assert again["calls"].num_rows == before["calls"].num_rows + 1
-    assert sum(row[2] for row in again["metrics"]) == again["calls"].num_rows
+    assert again["call_logs"].num_rows == before["call_logs"].num_rows + 1
+    for part in ("raw", "daily_call_metrics", "hourly_call_volume"):
+        assert again[part] != before[part], part  # rebuilt from the new fetch
+    daily = again["daily_call_metrics"].to_pylist()
+    assert sum(row["offered_calls"] for row in daily) == again["call_logs"].num_rows
     reliability_report["crashes"].append(
         {
             "crash point": point,
             "previous partition readable": "yes",
-            "unchanged": "yes",
+            "parts replaced by the killed run": ", ".join(sorted(replaced)) or "none",
+            "other parts unchanged": "yes",
+            "leftovers after kill": len(left),
+            "leftovers after next run": len(leftovers(tmp_path)),
             "next run repaired": "yes",
         }  # fmt: skip
     )
 
 
-def test_two_runs_of_one_partition_at_once_leave_one_consistent_result(
+def test_two_runs_of_one_partition_at_once_leave_one_complete_version(
     sandbox, tmp_path, reliability_report
 ):
     materialize_day(sandbox, tmp_path, DAY)  # the instance and mart exist, as in production
+
+    def list_requests() -> int:
+        return sum(n for k, n in sandbox.requests().items() if k.startswith("list:"))
+
+    before = list_requests()
+    # Every answer takes 0.2 s, so the two runs page side by side; a call arrives once they
+    # have made 4 requests between them: the runs see different days, and the interleaving
+    # decides which version each part gets.
+    sandbox.config.slow_seconds = 0.2
+    sandbox.config.faults = {"slow": 1.0}
     runs = [cli(sandbox, tmp_path), cli(sandbox, tmp_path)]
+    while list_requests() - before < 4 and all(run.poll() is None for run in runs):
+        time.sleep(0.05)
+    late = sandbox.store.add_late_call(*local_day_window(DAY))
     codes = [run.wait(timeout=300) for run in runs]
+    sandbox.config.faults = {}
     assert codes == [0, 0], [run.stdout.read()[-2000:] for run in runs]
     result = snapshot(tmp_path)
-    ids = result["calls"].column("call_id").to_pylist()
-    assert len(ids) == len(set(ids)) == 300
-    assert sum(row[2] for row in result["metrics"]) == 300  # one set of KPI rows, not two
+    ids = result["call_logs"].column("call_id").to_pylist()
+    assert len(ids) == len(set(ids))
+    truth = {c.call_id for c in sandbox.store.calls_on(DAY)}
+    versions = {"without the late call": truth - {late.call_id}, "with it": truth}
+    matching = [name for name, calls in versions.items() if set(ids) == calls]
+    assert len(matching) == 1  # one complete version, not a mix
+    # Every part agrees with that version: landing, KPI rows, hourly and agent sums.
+    raw_ids = {
+        row["callId"]
+        for name, blob in result["raw"].items()
+        if name.endswith(".jsonl")
+        for line in blob.decode().splitlines()
+        for row in json.loads(line)["data"]
+    }
+    assert raw_ids in versions.values()  # the raw landing is one complete version too
+    assert sum(row["offered_calls"] for row in result["daily_call_metrics"].to_pylist()) == len(ids)
+    assert leftovers(tmp_path) == []
     assert visible_parquet(tmp_path) == sorted(
         [
             tmp_path / "warehouse" / t / f"date={DAY}" / f"{t}.parquet"
@@ -108,10 +175,13 @@ def test_two_runs_of_one_partition_at_once_leave_one_consistent_result(
     )
     reliability_report["crashes"].append(
         {
-            "crash point": "two runs of one partition at once",
+            "crash point": "two runs of one partition at once, seeing different data",
             "previous partition readable": "yes",
-            "unchanged": "n/a",
-            "next run repaired": "both runs succeeded, one result",
+            "parts replaced by the killed run": "n/a",
+            "other parts unchanged": "n/a",
+            "leftovers after kill": "n/a",
+            "leftovers after next run": len(leftovers(tmp_path)),
+            "next run repaired": f"both runs succeeded; result: the version {matching[0]}",
         }  # fmt: skip
     )
 

@@ -1,6 +1,7 @@
-"""repeat_callers and abandon_callbacks read days around their own: their partition mappings
-make a late ``call_logs`` day mark exactly the dependent days stale, so automation that follows
-updated dependencies brings them up to date (evaluated in process on a real instance)."""
+"""repeat_callers and abandon_callbacks read days around their own: their partition mappings and
+their automation condition make a late ``call_logs`` day refresh exactly the days whose window
+holds it, and the next day's arrival complete abandon_callbacks (evaluated in process
+on a real instance, with the code location's own conditions)."""
 
 from __future__ import annotations
 
@@ -17,54 +18,59 @@ START = date(2026, 3, 1)
 DAYS = [START + timedelta(days=n) for n in range(20)]
 LATE = date(2026, 3, 10)
 
-# The rule of the KPI tables' automation (issue 13): call_logs updated since the partition was
-# last handled, none of its call_logs missing or running.
-FOLLOW_UPDATED_DEPS = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_missing()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-)
-
 
 def requested(result, asset: str) -> set[date]:
-    keys = set()
-    for r in result.results:
-        if r.key == dg.AssetKey(asset):
-            keys |= set(r.true_subset.expensively_compute_partition_keys())
-    return {date.fromisoformat(k) for k in keys}
+    return {date.fromisoformat(k) for k in result.get_requested_partitions(dg.AssetKey(asset))}
 
 
-def test_a_late_call_logs_day_makes_exactly_its_dependent_days_stale():
-    call_logs = dg.AssetSpec("call_logs", partitions_def=daily_partitions)
-    watched = dg.map_asset_specs(
-        lambda spec: spec.replace_attributes(automation_condition=FOLLOW_UPDATED_DEPS),
-        [repeat_callers, abandon_callbacks],
-    )
+def test_a_late_call_logs_day_refreshes_exactly_the_days_whose_window_holds_it():
     defs = dg.Definitions(
-        assets=[call_logs, *watched],
+        assets=[
+            dg.AssetSpec("call_logs", partitions_def=daily_partitions),
+            repeat_callers,
+            abandon_callbacks,
+        ],
         resources={"warehouse": WarehouseResource(), "kpi_settings": KpiSettingsResource()},
     )
     instance = dg.DagsterInstance.ephemeral()
 
-    def load(asset: str, days: list[date]) -> None:
+    def load(asset: str, days) -> None:
         for day in days:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(asset, partition=day.isoformat())
             )
 
-    load("call_logs", [d for d in DAYS if d != LATE])
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=None)
-    # Built as far as their windows are loaded: not the days whose window holds LATE.
-    assert LATE not in requested(first, "repeat_callers")
-    assert LATE + timedelta(days=7) not in requested(first, "repeat_callers")
-    assert LATE - timedelta(days=1) not in requested(first, "abandon_callbacks")
-    for asset in ("repeat_callers", "abandon_callbacks"):
-        load(asset, sorted(requested(first, asset)))
-    settled = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert settled.total_requested == 0
+    start = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    # Daily runs, LATE's skipped: call_logs of a day, then its KPI partitions.
+    for day in DAYS:
+        if day != LATE:
+            load("call_logs", [day])
+            load("repeat_callers", [day])
+            load("abandon_callbacks", [day])
+    loaded = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=start.cursor)
+    assert loaded.total_requested == 0
 
+    # The next day's call_logs arrives: the last day's abandon_callbacks is completed.
+    next_day = DAYS[-1] + timedelta(days=1)
+    load("call_logs", [next_day])
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=loaded.cursor)
+    assert requested(after, "abandon_callbacks") == {DAYS[-1]}  # next_day's waits for its own
+    assert requested(after, "repeat_callers") == {next_day}  # its whole window is there
+    load("abandon_callbacks", [DAYS[-1]])
+    load("repeat_callers", [next_day])
+
+    # The missing day arrives: the days whose window holds it are refreshed, and its own built.
     load("call_logs", [LATE])
-    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=settled.cursor)
-    assert requested(after, "repeat_callers") == {LATE + timedelta(days=n) for n in range(8)}
-    assert requested(after, "abandon_callbacks") == {LATE - timedelta(days=1), LATE}
+    late = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert requested(late, "repeat_callers") == {LATE + timedelta(days=n) for n in range(8)}
+    assert requested(late, "abandon_callbacks") == {LATE - timedelta(days=1), LATE}
+    load("repeat_callers", requested(late, "repeat_callers"))
+    load("abandon_callbacks", requested(late, "abandon_callbacks"))
+
+    # A re-fetch of the history's second day: the week after it is refreshed although the days
+    # before the history began were never loaded (a missing neighbour does not block).
+    refetched = START + timedelta(days=1)
+    load("call_logs", [refetched])
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=late.cursor)
+    assert requested(again, "repeat_callers") == {refetched + timedelta(days=n) for n in range(8)}
+    assert requested(again, "abandon_callbacks") == {START, refetched}

@@ -104,13 +104,17 @@ def drain(ticks, fetch, instance, start, max_runs) -> list[str]:
     raise AssertionError("the sensor kept asking")
 
 
+QUARTER_START = date(2026, 4, 1)
+
+
 @pytest.fixture
 def backfilled_quarter(make_sandbox, tmp_path):
-    """A fresh instance after a backfill of the 90 past local days (3 calls a day)."""
-    today = datetime.now(ICT).date()
-    days = [today - timedelta(days=back) for back in range(90, 0, -1)]
+    """A fresh instance after a backfill of 90 past days, a quarter (2 calls a day, so it stays
+    fast). Fixed dates: the sensor does not look at the calendar, and the sandbox's calls of a
+    fixed day are always the same."""
+    days = [QUARTER_START + timedelta(days=offset) for offset in range(90)]
     sandbox = make_sandbox(
-        first_day=days[0], last_day=days[-1], calls_per_day=3, recording_delay_seconds=0
+        first_day=days[0], last_day=days[-1], calls_per_day=2, recording_delay_seconds=0
     )
     instance = dg.DagsterInstance.ephemeral()
     load = build_job([raw_call_logs, call_logs], sandbox, tmp_path, None, "load")
@@ -218,6 +222,9 @@ def test_a_run_still_queued_is_not_asked_for_twice(make_sandbox, tmp_path, monke
         fetch, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/partition": day.isoformat()}
     )
     assert ticks.at(start + timedelta(hours=2)) == [] and ticks.reads == []
+    # call_logs of the day re-fetched while that run waits: still no second run.
+    run(load, instance, day.isoformat())
+    assert ticks.at(start + timedelta(hours=2, minutes=5)) == [] and ticks.reads == []
 
 
 def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
@@ -229,6 +236,19 @@ def test_the_sensor_starts_over_from_events_after_the_calendar_cursor(tmp_path):
 # --------------------------------------------------------------- the KPI mart follows call_logs
 
 KPI_KEYS = [dg.AssetKey(t) for t in kpi_tables()]
+CALL_LOGS = dg.AssetKey("call_logs")
+
+
+def days_reading(key: dg.AssetKey, day: date) -> set[str]:
+    """The partitions of KPI table ``key`` whose input holds call_logs of ``day``."""
+    mapping = defs.get_assets_def(key).get_partition_mapping(CALL_LOGS)
+    if mapping is None:  # the same day
+        return {day.isoformat()}
+    # A window [p + start_offset, p + end_offset] holds day for p in [day - end, day - start].
+    return {
+        (day - timedelta(days=offset)).isoformat()
+        for offset in range(mapping.start_offset, mapping.end_offset + 1)
+    }
 
 
 def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, tmp_path):
@@ -265,12 +285,23 @@ def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, 
     )
     materialize(["raw_call_logs", "call_logs"], DAY)
     result = evaluate(result.cursor)
-    for key in KPI_KEYS:
+    same_day = [
+        k for k in KPI_KEYS if defs.get_assets_def(k).get_partition_mapping(CALL_LOGS) is None
+    ]
+    assert dg.AssetKey("daily_call_metrics") in same_day
+    for key in same_day:
         assert result.get_requested_partitions(key) == {DAY.isoformat()}
-    assert result.total_requested == len(KPI_KEYS)  # nothing else, no other day
+    requested = 0
+    for key in KPI_KEYS:  # tables reading a window of days: only days whose window holds DAY
+        # (and whose other days are loaded: here only DAY and the day after are)
+        assert result.get_requested_partitions(key) <= days_reading(key, DAY)
+        requested += len(result.get_requested_partitions(key))
+    assert result.total_requested == requested  # nothing else
 
     # What the automation sensor launches for that request brings DAY's KPI tables up to date.
-    materialize(KPI_KEYS, DAY)
+    materialize(
+        [k for k in KPI_KEYS if result.get_requested_partitions(k) == {DAY.isoformat()}], DAY
+    )
     warehouse = WarehouseResource(data_dir=str(tmp_path)).get_warehouse()
     calls = pq.read_metadata(warehouse.call_logs_file(DAY)).num_rows
     metrics = pq.read_table(warehouse.partition_file("daily_call_metrics", DAY))

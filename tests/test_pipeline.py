@@ -166,7 +166,7 @@ def test_agent_load_and_hourly_volume(built_day):
     assert {r["agent_id"] for r in rows} == set(agents)
     for row in rows:
         a = agents[row["agent_id"]]
-        for column in ("handled_calls", "inbound_handled", "outbound_handled"):
+        for column in ("handled_calls", "inbound_handled", "outbound_handled", "unknown_handled"):
             assert row[column] == a[column]
         assert row["outbound_attempts"] == a["outbound_attempts"]
         assert row["talk_seconds"] == a["talk_seconds"]

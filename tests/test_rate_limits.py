@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -18,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alohub_assets.api.client import ListSink
 from alohub_assets.api.records import ICT, local_day_window
-from tests.support import API_KEY, DAY
+from tests.support import API_KEY, DAY, ListSink, list_call_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("fixed", "sliding", "token")
@@ -36,8 +34,8 @@ def test_every_row_once_in_page_order_on_each_window_kind(make_sandbox, kind):
     sandbox = make_sandbox(tenant_limit=5, route_limit=5, window_seconds=1.0, rate_window=kind)
     start, end = local_day_window(DAY)
     with sandbox.client(page_size=30, rate_window_seconds=1.0) as client:
-        inbound = client.list_call_logs(start, end, call_type=0)
-        outbound = client.list_call_logs(start, end, call_type=1)
+        inbound = list_call_logs(client, start, end, call_type=0)
+        outbound = list_call_logs(client, start, end, call_type=1)
     served = sandbox.requests()
     pages = -(-len(inbound) // 30) + -(-len(outbound) // 30)
     assert served["list:200"] == client.stats.pages == pages
@@ -54,6 +52,7 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
     resource = AloHubResource(base_url=sandbox.url, api_key=API_KEY, pages_in_flight=3)
     seen: list[int] = []
     lock = threading.Lock()
+    three_at_once = threading.Event()
     in_flight = 0
 
     class Counting(httpx.HTTPTransport):
@@ -62,8 +61,13 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
             with lock:
                 in_flight += 1
                 seen.append(in_flight)
+                if in_flight >= 3:
+                    three_at_once.set()
             try:
-                time.sleep(0.02)  # a slow link, so that requests overlap
+                # After page 1, hold each request until three are in flight together (no timing
+                # luck); a client that never sends three at once only loses the 2 s time-outs.
+                if len(seen) > 1:
+                    three_at_once.wait(timeout=2)
                 return super().handle_request(request)
             finally:
                 with lock:
@@ -71,7 +75,7 @@ def test_pages_in_flight_is_what_the_resource_sets(make_sandbox):
 
     with resource.get_client() as client:
         client._http._transport = Counting()
-        rows = client.list_call_logs(*local_day_window(DAY))
+        rows = list_call_logs(client, *local_day_window(DAY))
     assert client.pages_in_flight == 3
     assert max(seen) == 3  # more than one page at a time, never more than the setting
     assert rows == truth_rows(sandbox, *local_day_window(DAY))

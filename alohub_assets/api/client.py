@@ -162,19 +162,6 @@ class PageSink(Protocol):
         """Forget every page written so far: the window is being read again."""
 
 
-class ListSink:
-    """Keeps rows in memory; for small windows, tests and notebooks."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def write_page(self, rows: list[dict[str, Any]]) -> None:
-        self.rows.extend(rows)
-
-    def discard(self) -> None:
-        self.rows.clear()
-
-
 @dataclass(frozen=True)
 class WindowRead:
     """The outcome of reading every page of one filtered window."""
@@ -195,6 +182,26 @@ class RetryPolicy:
     backoff_cap_seconds: float = 30.0
     max_retry_seconds: float = 300.0
     max_retry_after_seconds: float = 120.0
+
+
+def list_request_body(
+    start: datetime,
+    end: datetime,
+    limit: int,
+    call_type: int | None = None,
+    phone_number: str | None = None,
+) -> dict[str, Any]:
+    """The list filter for [start, end] (both inclusive, by call start), without ``page``."""
+    body: dict[str, Any] = {
+        "callStartTime": format_iso_ict(start),
+        "callEndtime": format_iso_ict(end),  # the vendor's spelling; callEndTime is ignored
+        "limit": limit,
+    }
+    if call_type is not None:
+        body["callType"] = int(call_type)
+    if phone_number:
+        body["phoneNumber"] = phone_number
+    return body
 
 
 class AloHubClient:
@@ -286,15 +293,7 @@ class AloHubClient:
         server may cap ``limit``). If ``totalRecord`` moves while paging, the pages already
         written are discarded and the window is read again, up to ``max_window_rereads`` times.
         """
-        body: dict[str, Any] = {
-            "callStartTime": format_iso_ict(start),
-            "callEndtime": format_iso_ict(end),  # the vendor's spelling; callEndTime is ignored
-            "limit": self.page_size,
-        }
-        if call_type is not None:
-            body["callType"] = int(call_type)
-        if phone_number:
-            body["phoneNumber"] = phone_number
+        body = list_request_body(start, end, self.page_size, call_type, phone_number)
         rereads = 0
         while True:
             try:
@@ -409,31 +408,11 @@ class AloHubClient:
                 )
             return self._pages_pool
 
-    def list_call_logs(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        call_type: int | None = None,
-        phone_number: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every row of the window, as the API sent them (repeats included), in memory."""
-        sink = ListSink()
-        self.read_window(start, end, sink, call_type=call_type, phone_number=phone_number)
-        return sink.rows
-
     def count_call_logs(
         self, start: datetime, end: datetime, *, call_type: int | None = None
     ) -> int:
         """``totalRecord`` for a window, at the cost of one one-row page."""
-        body: dict[str, Any] = {
-            "callStartTime": format_iso_ict(start),
-            "callEndtime": format_iso_ict(end),
-            "page": 1,
-            "limit": 1,
-        }
-        if call_type is not None:
-            body["callType"] = int(call_type)
+        body = {**list_request_body(start, end, 1, call_type), "page": 1}
         return self._request("POST", LIST_PATH, json=body, page=True)["totalRecord"]
 
     # ---------------------------------------------------------------------------- detail API

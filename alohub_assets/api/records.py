@@ -137,11 +137,6 @@ def _normalize(row: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def normalize_list_row(row: dict[str, Any]) -> dict[str, Any]:
-    """One list row in the project's vocabulary (times aware, seconds as int, "" as None)."""
-    return _normalize(row, LIST_FIELDS)
-
-
 @dataclass(frozen=True)
 class CallDetail:
     """The detail endpoint's view of one call, in the project's vocabulary."""

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from alohub_assets.api.client import AloHubClient, WindowRead
+from alohub_assets.api.client import AloHubClient, AloHubPagingError, WindowRead
 from alohub_assets.api.records import format_iso_ict, local_day_window
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.publish import (
@@ -40,6 +40,7 @@ from alohub_assets.storage.publish import (
 TYPED_SOURCES = {"inbound": 0, "outbound": 1}
 UNFILTERED_SOURCE = "all"
 FETCH_MANIFEST = "_fetch.json"
+MAX_DAY_REREADS = 3
 
 
 class JsonlPageSink:
@@ -79,14 +80,8 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     start, end = local_day_window(day)
     final = warehouse.raw_partition_dir(day)
     staging = staging_dir_for(final)
-    reads: dict[str, WindowRead] = {}
     try:
-        for source, call_type in TYPED_SOURCES.items():
-            reads[source] = _read_into(client, staging, source, start, end, call_type)
-        unfiltered_total = client.count_call_logs(start, end)
-        if unfiltered_total != sum(r.total_record for r in reads.values()):
-            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
-            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        reads, unfiltered_total = _read_day(client, staging, start, end)
         manifest = {
             "date": day.isoformat(),
             "window": {"callStartTime": format_iso_ict(start), "callEndtime": format_iso_ict(end)},
@@ -112,6 +107,31 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     if warehouse.remote is not None:
         _publish_remote(warehouse, final, manifest)
     return LandingResult(day=day, folder=final, sources=reads, unfiltered_total=unfiltered_total)
+
+
+def _read_day(
+    client: AloHubClient, staging: Path, start: datetime, end: datetime
+) -> tuple[dict[str, WindowRead], int]:
+    """The typed reads, and the unfiltered one when calls of another type exist. A call that
+    arrives between the reads would show only in the unfiltered one, as ``unknown``; so the
+    unfiltered count is taken before and after, and the day read again when it moved."""
+    for _ in range(MAX_DAY_REREADS + 1):
+        count_before = client.count_call_logs(start, end)
+        _page_file(staging, UNFILTERED_SOURCE).unlink(missing_ok=True)
+        reads = {
+            source: _read_into(client, staging, source, start, end, call_type)
+            for source, call_type in TYPED_SOURCES.items()
+        }
+        unfiltered_total = client.count_call_logs(start, end)
+        if unfiltered_total != sum(r.total_record for r in reads.values()):
+            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
+            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        if unfiltered_total == count_before:
+            return reads, unfiltered_total
+    raise AloHubPagingError(
+        f"the calls of {start:%Y-%m-%d} kept changing between the inbound, outbound and "
+        f"unfiltered reads ({MAX_DAY_REREADS + 1} tries); try again when the day has settled"
+    )
 
 
 def _read_into(

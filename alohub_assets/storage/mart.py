@@ -22,6 +22,7 @@ import duckdb
 from alohub_assets.api.records import LOCAL_TIMEZONE_NAME
 from alohub_assets.storage import erlang_c
 from alohub_assets.storage.layout import DUCKDB_FILE, Warehouse, data_dir_from_env
+from alohub_assets.storage.leftovers import remove_abandoned
 from alohub_assets.storage.publish import failpoint, publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
 
@@ -90,6 +91,8 @@ def write_kpi_partitions(
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
+    # Staging folders of killed runs of this table (same hidden name, another writer's pid).
+    remove_abandoned(warehouse.data_dir / "warehouse" / table / "staging")
     return {day: counts.get(day, 0) for day in days}
 
 
@@ -150,6 +153,8 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     def_tmp = temporary_sibling(definition)
     def_tmp.write_text(ddl)
     os.replace(def_tmp, definition)
+    remove_abandoned(target)  # temporary catalogs of killed runs
+    remove_abandoned(definition)
     warehouse.push(target)
     warehouse.push(definition)  # last: what the next writer compares with
     log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))

@@ -1,7 +1,8 @@
 """Atomic writes: a reader sees the previous file or folder of a partition, or the new one.
 
 No Dagster import. Files are written under a hidden temporary name in the same folder and
-renamed into place; partition folders are staged whole and swapped in.
+renamed into place; partition folders are staged whole and exchanged with the old one in one
+step (``storage.leftovers``). Work files left by killed runs are removed by the next writer.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import errno
 import os
 import shutil
 import signal
-import time
-import uuid
 from pathlib import Path
 
-STALE_STAGING_SECONDS = 6 * 3600
+from alohub_assets.storage.leftovers import (
+    ABANDONED_AFTER_SECONDS,
+    exchange,
+    remove_abandoned,
+    work_name,
+)
+
+#: Object stores have no process ids: a staged version older than this is abandoned.
+STALE_STAGING_SECONDS = ABANDONED_AFTER_SECONDS
 
 
 def failpoint(name: str) -> None:
@@ -27,23 +34,31 @@ def temporary_sibling(path: Path) -> Path:
     """A hidden name in the same folder (same file system, so the rename is atomic); hidden so
     that ``*.parquet`` globs never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    return work_name(path, "tmp")
 
 
 def publish_file(tmp: Path, final: Path) -> None:
-    """Atomically puts ``tmp`` in place of ``final``: readers see the old file or the new one."""
+    """Atomically puts ``tmp`` in place of ``final``: readers see the old file or the new one.
+    Temporary files of killed writers of ``final`` are removed on the way."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     failpoint("before_file_publish")
     os.replace(tmp, final)
+    remove_abandoned(final)
 
 
 def publish_dir(staging: Path, final: Path) -> None:
-    """Replaces a partition folder by a complete staged one. A crash between the two renames
-    leaves the old copy as ``.trash`` beside it and no partition, which the next run redoes."""
+    """Replaces a partition folder by a complete staged one. Where the system can, the two are
+    exchanged in one atomic step, so readers always find the folder (old or new); elsewhere two
+    renames leave a moment with no folder. Work folders of killed writers are removed after."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.trash")
     for _ in range(10):  # another run of the same partition may be swapping at the same time
+        if final.exists() and exchange(staging, final):
+            failpoint("between_folder_renames")  # the new folder is in; the old one beside it
+            trash = work_name(final, "trash")
+            os.replace(staging, trash)
+            break
+        trash = work_name(final, "trash")
         try:
             os.replace(final, trash)
         except FileNotFoundError:
@@ -58,15 +73,11 @@ def publish_dir(staging: Path, final: Path) -> None:
     else:
         raise RuntimeError(f"could not publish {final}: another writer kept replacing it")
     shutil.rmtree(trash, ignore_errors=True)
-    for stale in final.parent.glob(f".{final.name}.*.trash"):
-        shutil.rmtree(stale, ignore_errors=True)
-    for stale in final.parent.glob(f".{final.name}.*.staging"):  # left by killed runs
-        if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
-            shutil.rmtree(stale, ignore_errors=True)
+    remove_abandoned(final)
 
 
 def staging_dir_for(final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.staging")
+    staging = work_name(final, "staging")
     staging.mkdir()
     return staging

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +99,7 @@ class SandboxState:
         self.window_origin: float | None = None
         self.rng = random.Random(config.fault_seed)
         self.forced_faults: list[str] = []  # tests queue faults for the next requests
+        self.clock: Callable[[], float] = time.time  # rate windows; tests put a fake clock here
 
     def recordings_ready(self) -> bool:
         return time.monotonic() - self.started >= self.config.recording_delay_seconds
@@ -124,7 +126,7 @@ class SandboxState:
         cfg = self.config
         if cfg.rate_window not in RATE_WINDOWS:
             raise ValueError(f"rate_window must be one of {RATE_WINDOWS}, not {cfg.rate_window!r}")
-        now = time.time()
+        now = self.clock()
         limits = {
             "Tenant": (("tenant", tenant), cfg.tenant_limit),
             "Route": (("route", tenant, route), cfg.route_limit),

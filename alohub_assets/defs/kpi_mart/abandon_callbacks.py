@@ -8,6 +8,7 @@ updated dependencies brings it up to date.
 
 import dagster as dg
 
+from alohub_assets.defs.kpi_mart.automation import KPI_WINDOW_AUTOMATION_CONDITION
 from alohub_assets.defs.kpi_mart.build import (
     KPI_ASSET_ARGS,
     build_kpi_partition,
@@ -23,7 +24,13 @@ WITH_NEXT_DAY = dg.TimeWindowPartitionMapping(
 )
 
 
-@dg.asset(**{**KPI_ASSET_ARGS, "deps": [dg.AssetDep("call_logs", partition_mapping=WITH_NEXT_DAY)]})
+@dg.asset(
+    **{
+        **KPI_ASSET_ARGS,
+        "deps": [dg.AssetDep("call_logs", partition_mapping=WITH_NEXT_DAY)],
+        "automation_condition": KPI_WINDOW_AUTOMATION_CONDITION,
+    }
+)
 def abandon_callbacks(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,

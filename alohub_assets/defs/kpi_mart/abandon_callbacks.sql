@@ -3,7 +3,8 @@
 -- (the partitions built), $loaded_days (the dates whose call_logs were read),
 -- $short_abandon_seconds.
 --   abandoned_calls             = inbound calls of the date, not answered, waited >=
---                                 short-abandon threshold, with a customer_number
+--                                 short-abandon threshold or wait unknown (as in
+--                                 daily_call_metrics), with a customer_number
 --   callback_attempted_24h      = of those, followed by an outbound call to that customer
 --                                 starting within 24 h after the abandoned call started
 --   recovered_24h               = followed within 24 h by an answered call with that customer,
@@ -29,7 +30,7 @@ abandons AS (
     WHERE call_date BETWEEN $first_day AND $last_day
       AND direction = 'inbound'
       AND NOT answered
-      AND waiting_seconds >= $short_abandon_seconds
+      AND (waiting_seconds >= $short_abandon_seconds OR waiting_seconds IS NULL)
 ),
 followed AS (
     SELECT

@@ -1,6 +1,8 @@
 -- agent_daily_load: one row per (date, agent_id) for every non-empty agent id of the day.
 -- Parameters: $call_logs (the days' Parquet), $first_day..$last_day (the partitions built).
 --   handled_calls     = answered calls with that agent
+--                     = inbound_handled + outbound_handled + unknown_handled (calls of another
+--                       call type than 0 or 1: seen only in the unfiltered read)
 --   outbound_attempts = outbound calls with that agent, answered or not
 --   load_share        = handled_calls / all handled calls of the day (null if none)
 
@@ -12,6 +14,7 @@ WITH per_agent AS (
         count(*) FILTER (WHERE answered) AS handled_calls,
         count(*) FILTER (WHERE answered AND direction = 'inbound') AS inbound_handled,
         count(*) FILTER (WHERE answered AND direction = 'outbound') AS outbound_handled,
+        count(*) FILTER (WHERE answered AND direction = 'unknown') AS unknown_handled,
         count(*) FILTER (WHERE direction = 'outbound') AS outbound_attempts,
         COALESCE(sum(talk_seconds) FILTER (WHERE answered), 0) AS talk_seconds,
         avg(talk_seconds) FILTER (WHERE answered) AS avg_talk_seconds
@@ -25,6 +28,7 @@ SELECT
     handled_calls,
     inbound_handled,
     outbound_handled,
+    unknown_handled,
     outbound_attempts,
     CAST(talk_seconds AS BIGINT) AS talk_seconds,
     avg_talk_seconds,

@@ -17,3 +17,16 @@ KPI_AUTOMATION_CONDITION = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("call_logs of the day updated (any day)")
+
+#: For the tables that read days around their own (``repeat_callers``: the 7 days before,
+#: ``abandon_callbacks``: the next day). A missing neighbour is normal there (not loaded yet, or
+#: before the history starts), so it blocks only a partition never built: one already built
+#: (by the daily job, a backfill or this rule) is rebuilt whenever any ``call_logs`` day it reads
+#: was updated since. A late day then refreshes the days whose window holds it, and the next
+#: day's arrival completes ``abandon_callbacks``.
+KPI_WINDOW_AUTOMATION_CONDITION = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & (~dg.AutomationCondition.missing() | ~dg.AutomationCondition.any_deps_missing())
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("a call_logs day it reads updated")

@@ -2,14 +2,17 @@
 -- Parameters: $call_logs (the days' Parquet), $first_day..$last_day (the partitions built),
 -- $short_abandon_seconds (default 5),
 -- $service_level_seconds (default 20). Definitions (vendors' manuals, see docs/data-contract.md):
---   abandoned       = not answered and waited >= short-abandon threshold
---   short abandoned = not answered and waited <  short-abandon threshold
+--   abandoned       = not answered and waited >= short-abandon threshold, or wait unknown (NULL)
+--   short abandoned = not answered and waited <  short-abandon threshold (a known wait only)
 --   answer_rate     = answered / offered
 --   abandon_rate    = abandoned / (offered - short abandoned)
 --   service_level   = answered with waiting_seconds <= T / (offered - short abandoned)
 --   wait_pNN_seconds = continuous percentile (quantile_cont) of waiting_seconds of answered calls
---   avg_abandon_seconds = mean waiting_seconds of abandoned calls
--- A rate whose denominator is 0 is null.
+--   avg_abandon_seconds = mean waiting_seconds of abandoned calls (with a known wait)
+--   avg_wait_seconds, asa_seconds, max_wait_seconds: over the calls whose wait is known
+-- A rate whose denominator is 0 is null. An answered call with an unknown wait is offered and
+-- answered but not "within target". Outbound calls follow the same rules; there the wait is the
+-- ringing before the customer picked up (see docs/data-contract.md).
 
 -- name: select
 WITH counts AS (
@@ -18,8 +21,10 @@ WITH counts AS (
         direction,
         count(*) AS offered_calls,
         count(*) FILTER (WHERE answered) AS answered_calls,
-        count(*) FILTER (WHERE NOT answered AND waiting_seconds >= $short_abandon_seconds)
-            AS abandoned_calls,
+        count(*) FILTER (
+            WHERE NOT answered
+              AND (waiting_seconds >= $short_abandon_seconds OR waiting_seconds IS NULL)
+        ) AS abandoned_calls,
         count(*) FILTER (WHERE NOT answered AND waiting_seconds < $short_abandon_seconds)
             AS short_abandoned_calls,
         count(*) FILTER (WHERE answered AND waiting_seconds <= $service_level_seconds)

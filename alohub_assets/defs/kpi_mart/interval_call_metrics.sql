@@ -4,8 +4,8 @@
 -- $interval_minutes (15, 30 or 60), $short_abandon_seconds, $service_level_seconds.
 -- A call belongs to the interval of its local (Asia/Ho_Chi_Minh) start time. Formulas as in
 -- daily_call_metrics:
---   abandoned          = not answered and waited >= short-abandon threshold
---   short abandoned    = not answered and waited <  short-abandon threshold
+--   abandoned          = not answered and waited >= short-abandon threshold, or wait unknown
+--   short abandoned    = not answered and waited <  short-abandon threshold (a known wait)
 --   answered_within_sl = answered with waiting_seconds <= T
 --   service_level      = answered_within_sl / (offered - short abandoned), null when 0
 --   avg_wait_seconds   = mean wait of every call; wait_p90_seconds over answered calls
@@ -19,8 +19,10 @@ SELECT
     direction,
     count(*) AS offered_calls,
     count(*) FILTER (WHERE answered) AS answered_calls,
-    count(*) FILTER (WHERE NOT answered AND waiting_seconds >= $short_abandon_seconds)
-        AS abandoned_calls,
+    count(*) FILTER (
+        WHERE NOT answered
+          AND (waiting_seconds >= $short_abandon_seconds OR waiting_seconds IS NULL)
+    ) AS abandoned_calls,
     count(*) FILTER (WHERE NOT answered AND waiting_seconds < $short_abandon_seconds)
         AS short_abandoned_calls,
     count(*) FILTER (WHERE answered AND waiting_seconds <= $service_level_seconds)

@@ -7,6 +7,7 @@ automation that follows updated dependencies brings it up to date.
 
 import dagster as dg
 
+from alohub_assets.defs.kpi_mart.automation import KPI_WINDOW_AUTOMATION_CONDITION
 from alohub_assets.defs.kpi_mart.build import (
     KPI_ASSET_ARGS,
     build_kpi_partition,
@@ -22,7 +23,13 @@ LOOKBACK = dg.TimeWindowPartitionMapping(
 )
 
 
-@dg.asset(**{**KPI_ASSET_ARGS, "deps": [dg.AssetDep("call_logs", partition_mapping=LOOKBACK)]})
+@dg.asset(
+    **{
+        **KPI_ASSET_ARGS,
+        "deps": [dg.AssetDep("call_logs", partition_mapping=LOOKBACK)],
+        "automation_condition": KPI_WINDOW_AUTOMATION_CONDITION,
+    }
+)
 def repeat_callers(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

@@ -9,7 +9,8 @@ its files change again; the cursor holds only days with work ahead, a year of pa
 
 At most ``max_runs_per_tick`` runs are requested per tick, the longest-due days first. A
 requested day is not read again until its ``call_recordings`` run has written (an event) or,
-if that run failed, ``rerequest_after_minutes`` later while no run of it is queued or running.
+if that run failed, ``rerequest_after_minutes`` later; never while a run of it is queued or
+running (a re-fetch of its ``call_logs`` meanwhile does not ask for a second run).
 Run keys carry a time bucket, since Dagster never launches a sensor run key twice.
 """
 
@@ -108,7 +109,7 @@ def plan_recording_runs(
     cursor = RecordingCursor.parse(context.cursor)
     now_ts = int(now.timestamp())
     for key, at in _new_events(context.instance, cursor).items():
-        cursor.asked.discard(key)  # its run wrote (or call_logs changed): read it again
+        # Its run wrote, or call_logs changed: read it again (unless its run is still pending).
         cursor.due[key] = min(cursor.due.get(key, now_ts), int(at), now_ts)
     # Longest-due first; the partition key breaks ties (older days first).
     candidates = sorted((due_at, key) for key, due_at in cursor.due.items() if due_at <= now_ts)
@@ -138,7 +139,7 @@ def plan_recording_runs(
         elif due.next_due_at is not None:
             cursor.due[key] = int(due.next_due_at.timestamp()) + 1
         else:
-            del cursor.due[key]  # nothing ahead: no read until the day's files change
+            del cursor.due[key]  # nothing ahead: no read until the day is materialized again
     waiting = sum(1 for due_at in cursor.due.values() if due_at <= now_ts)
     context.log.info(
         f"{len(requests)} call_recordings runs requested; {reads} partitions read; "
