@@ -371,7 +371,7 @@ def render(
             "",
             f"S3 / local: {s3 / local:.2f}. A loopback S3 server has no network latency; a real "
             f"bucket adds a round trip per object read or written ({e2e.s3_objects} objects "
-            "written for this partition, and as many reads).",
+            "written for this partition).",
         ]
     for r in runs:
         for note in r.notes:
