@@ -50,9 +50,11 @@ report: install  ## the report notebook, executed on ./data (after make demo), a
 screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
 
-bench: install  ## benchmarks on the sandbox -> docs/benchmarks.md, one run (about 30 min; dlt comes with the bench group)
+bench: install  ## every benchmark, each file from one run (about an hour; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
-	$(UV) run --no-sync python -m bench.run
+	$(UV) run --no-sync python -m bench.run         # -> docs/benchmarks.md (rate limits, ingestion, transform, mart, CLI)
+	$(UV) run --no-sync python -m bench.kpi_year    # -> docs/benchmarks-kpi-year.md (a year of every KPI table)
+	$(UV) run --no-sync python -m bench.scale_out   # -> docs/benchmarks-scale-out.md (4-run backfill old vs new mart, local vs S3)
 
 soak: install  ## the reliability suite at 25 partition runs per fault kind -> docs/reliability.md
 	ALOHUB_SOAK_RUNS=25 ALOHUB_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(UV) run pytest -q \
