@@ -302,7 +302,19 @@ def render(sections: dict[str, list[Result]], started: datetime, elapsed: float)
         notes = [f"- **{r.name}**: {r.note}" for r in results if r.note and r.figures]
         if notes:
             lines += ["", *notes]
+    lines += OTHER_FILES.splitlines()
     return "\n".join(lines) + "\n"
+
+
+#: Fixed text (no figure): where the benchmarks run by other modules write theirs.
+OTHER_FILES = """
+## Other benchmark files
+
+`make bench` also writes, each from its own run and stamped with its commit:
+[benchmarks-kpi-year.md](benchmarks-kpi-year.md) (a year of every KPI table, and one day) and
+[benchmarks-scale-out.md](benchmarks-scale-out.md) (a 30-day backfill with 4 runs at once on the
+previous pooled DuckDB mart and on the Parquet mart; one partition on local disk vs S3).
+"""
 
 
 def _command() -> str:
