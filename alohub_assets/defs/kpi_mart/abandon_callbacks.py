@@ -8,29 +8,15 @@ updated dependencies brings it up to date.
 
 import dagster as dg
 
-from alohub_assets.defs.kpi_mart.automation import KPI_WINDOW_AUTOMATION_CONDITION
 from alohub_assets.defs.kpi_mart.build import (
-    KPI_ASSET_ARGS,
-    build_kpi_partition,
+    build_window_kpi_partition,
     kpi_metadata,
-    partition_days,
+    window_kpi_asset_args,
 )
-from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
 from alohub_assets.defs.resources import KpiSettingsResource, WarehouseResource
 
-#: call_logs of D and D+1 make abandon_callbacks of D.
-WITH_NEXT_DAY = dg.TimeWindowPartitionMapping(
-    *WINDOWS["abandon_callbacks"], allow_nonexistent_upstream_partitions=True
-)
 
-
-@dg.asset(
-    **{
-        **KPI_ASSET_ARGS,
-        "deps": [dg.AssetDep("call_logs", partition_mapping=WITH_NEXT_DAY)],
-        "automation_condition": KPI_WINDOW_AUTOMATION_CONDITION,
-    }
-)
+@dg.asset(**window_kpi_asset_args("abandon_callbacks"))
 def abandon_callbacks(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -38,9 +24,7 @@ def abandon_callbacks(
 ) -> dg.MaterializeResult:
     """Per day: abandoned inbound calls with a customer number, how many we tried to call back
     and how many were recovered within 24 h (by our callback or the customer's next call)."""
-    first_day, last_day = partition_days(context)
-    _, missing = kpi_inputs(warehouse.get_warehouse(), "abandon_callbacks", first_day, last_day)
-    rows, file = build_kpi_partition(
+    rows, file, missing = build_window_kpi_partition(
         context, warehouse, "abandon_callbacks", kpi_settings.sql_parameters()
     )
     return dg.MaterializeResult(

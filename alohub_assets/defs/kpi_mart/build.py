@@ -14,8 +14,11 @@ from typing import Any
 
 import dagster as dg
 
-from alohub_assets.defs.kpi_mart.automation import KPI_AUTOMATION_CONDITION
-from alohub_assets.defs.kpi_mart.inputs import kpi_inputs
+from alohub_assets.defs.kpi_mart.automation import (
+    KPI_AUTOMATION_CONDITION,
+    KPI_WINDOW_AUTOMATION_CONDITION,
+)
+from alohub_assets.defs.kpi_mart.inputs import WINDOWS, kpi_inputs
 from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.resources import WarehouseResource
 from alohub_assets.storage.layout import Warehouse
@@ -35,6 +38,19 @@ KPI_ASSET_ARGS: dict[str, Any] = dict(
     group_name=KPI_GROUP,
     automation_condition=KPI_AUTOMATION_CONDITION,
 )
+
+
+def window_kpi_asset_args(table: str) -> dict[str, Any]:
+    """``KPI_ASSET_ARGS`` for a table that reads ``call_logs`` of days around its own
+    (``inputs.WINDOWS``): the same window as a partition mapping, and the window's automation."""
+    mapping = dg.TimeWindowPartitionMapping(
+        *WINDOWS[table], allow_nonexistent_upstream_partitions=True
+    )
+    return {
+        **KPI_ASSET_ARGS,
+        "deps": [dg.AssetDep("call_logs", partition_mapping=mapping)],
+        "automation_condition": KPI_WINDOW_AUTOMATION_CONDITION,
+    }
 
 
 def kpi_tables() -> list[str]:
@@ -58,7 +74,15 @@ def write_table_partitions(
     ``params`` hold the settings; ``$call_logs`` (and what a window table needs) come from
     ``kpi_inputs``. Dagster-free, so benchmarks and scripts rebuild the mart exactly as the
     assets do."""
-    inputs, _ = kpi_inputs(store, table, first_day, last_day)
+    rows, _ = _write_range(store, table, first_day, last_day, params)
+    return rows
+
+
+def _write_range(
+    store: Warehouse, table: str, first_day: date, last_day: date, params: dict[str, Any]
+) -> tuple[dict[date, int], list[date]]:
+    """Rows written per day, and the days of the table's window that had no ``call_logs``."""
+    inputs, missing = kpi_inputs(store, table, first_day, last_day)
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     rows = write_kpi_partitions(
         store,
@@ -68,7 +92,7 @@ def write_table_partitions(
         {**params, **inputs, "first_day": first_day, "last_day": last_day},
     )
     refresh_mart_catalog(store)
-    return rows
+    return rows, missing
 
 
 def write_table_partition(
@@ -94,10 +118,21 @@ def build_kpi_partition(
 ) -> tuple[int, Path]:
     """The asset's side of ``write_table_partitions``: the run's partitions and resource;
     returns the rows written and the last day's file."""
+    rows, file, _ = build_window_kpi_partition(context, warehouse_resource, table, params)
+    return rows, file
+
+
+def build_window_kpi_partition(
+    context: dg.AssetExecutionContext,
+    warehouse_resource: WarehouseResource,
+    table: str,
+    params: dict[str, Any] | None = None,
+) -> tuple[int, Path, list[date]]:
+    """``build_kpi_partition`` that also returns the window's days without ``call_logs``."""
     first_day, last_day = partition_days(context)
     store = warehouse_resource.get_warehouse()
-    rows = write_table_partitions(store, table, first_day, last_day, params or {})
-    return sum(rows.values()), store.partition_file(table, last_day)
+    rows, missing = _write_range(store, table, first_day, last_day, params or {})
+    return sum(rows.values()), store.partition_file(table, last_day), missing
 
 
 def query_partition(table: str, statement: str, file: Path | list[Path], day: date) -> list[tuple]:
