@@ -44,13 +44,6 @@ def local_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def write_kpi_partition(
-    warehouse: Warehouse, table: str, day: date, select_sql: str, params: dict[str, Any]
-) -> int:
-    """One day of ``write_kpi_partitions``; returns the rows written."""
-    return write_kpi_partitions(warehouse, table, [day], select_sql, params)[day]
-
-
 def write_kpi_partitions(
     warehouse: Warehouse, table: str, days: list[date], select_sql: str, params: dict[str, Any]
 ) -> dict[date, int]:
