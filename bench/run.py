@@ -130,7 +130,11 @@ def bench_dlt(sizes: Sizes, ours: Result) -> Result:
                       "dlt is not installed: `uv sync --group bench` (make bench does it)")  # fmt: skip
     runs = [
         _against_rate_limited_sandbox(
-            sizes, "dlt_ingest", first_day=FIRST_DAY.isoformat(), days=sizes.days
+            sizes,
+            "dlt_ingest",
+            first_day=FIRST_DAY.isoformat(),
+            days=sizes.days,
+            by_direction=False,
         )
         for _ in range(sizes.repeats)
     ]

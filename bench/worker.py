@@ -92,16 +92,44 @@ def _step_seconds(instance, run_id: str, step_key: str) -> float:
     return at(dg.DagsterEventType.STEP_SUCCESS) - at(dg.DagsterEventType.STEP_START)
 
 
-def dlt_ingest(url: str, api_key: str, first_day: str, days: int, data_dir: str) -> dict:
+def dlt_ingest(
+    url: str, api_key: str, first_day: str, days: int, data_dir: str, by_direction: bool = True
+) -> dict:
     """The same days through dlt's rest_api source into DuckDB, configured as a careful user
     would: the documented spelling callEndtime, 100 rows a page, page number in the JSON body,
-    merge on callId so a call's repeated rows collapse, dlt's own retries for 429 and 5xx."""
+    merge on callId so a call's repeated rows collapse, dlt's own retries for 429 and 5xx.
+    ``by_direction``: one read per ``callType`` (0, 1) with the direction added to each row, as
+    the list rows carry none and the KPIs need it (the same data as ours, but for calls of other
+    types); otherwise one unfiltered read, whose rows cannot tell inbound from outbound."""
     import dlt
     from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
     from dlt.sources.rest_api import rest_api_source
 
     start = date.fromisoformat(first_day)
     end = start + timedelta(days=days - 1)
+    window = {
+        "callStartTime": f"{start.isoformat()}T00:00:00+07:00",
+        "callEndtime": f"{end.isoformat()}T23:59:59+07:00",
+        "limit": 100,
+    }
+
+    def resource(name: str, call_type: int | None) -> dict:
+        body = window if call_type is None else {**window, "callType": call_type}
+        config = {
+            "name": name,
+            "table_name": "call_logs",
+            "endpoint": {
+                "path": "/v1/reports/call-logs",
+                "method": "POST",
+                "json": body,
+                "data_selector": "data",
+            },
+        }
+        if call_type is not None:
+            config["processing_steps"] = [{"map": lambda row: {**row, "direction": name}}]
+        return config
+
+    reads = [("inbound", 0), ("outbound", 1)] if by_direction else [("call_logs", None)]
     source = rest_api_source(
         {
             "client": {
@@ -112,21 +140,7 @@ def dlt_ingest(url: str, api_key: str, first_day: str, days: int, data_dir: str)
                 ),
             },
             "resource_defaults": {"write_disposition": "merge", "primary_key": "callId"},
-            "resources": [
-                {
-                    "name": "call_logs",
-                    "endpoint": {
-                        "path": "/v1/reports/call-logs",
-                        "method": "POST",
-                        "json": {
-                            "callStartTime": f"{start.isoformat()}T00:00:00+07:00",
-                            "callEndtime": f"{end.isoformat()}T23:59:59+07:00",
-                            "limit": 100,
-                        },
-                        "data_selector": "data",
-                    },
-                }
-            ],
+            "resources": [resource(name, call_type) for name, call_type in reads],
         }
     )
     database = Path(data_dir) / "dlt.duckdb"

@@ -29,13 +29,18 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
         seed: int = 7,
         first_day: date = FIRST_DAY,
         last_day: date = LAST_DAY,
+        other_type_share: float = 0.02,
         **config,
     ) -> Sandbox:
         config.setdefault("api_key", API_KEY)
         config.setdefault("tenant_limit", 0)
         config.setdefault("route_limit", 0)
         store = CallStore(
-            seed=seed, first_day=first_day, last_day=last_day, calls_per_day=calls_per_day
+            seed=seed,
+            first_day=first_day,
+            last_day=last_day,
+            calls_per_day=calls_per_day,
+            other_type_share=other_type_share,
         )
         server = build_server(store=store, config=SandboxConfig(**config)).start_in_thread()
         servers.append(server)

@@ -201,11 +201,14 @@ def test_detail_404s_under_the_default_recording_policy(
         assert rows[call_id]["attempts"] == policy.max_attempts
 
 
+@pytest.mark.parametrize("other_type_share", [0.02, 0.0])
 def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_direction(
-    sandbox, tmp_path
+    make_sandbox, tmp_path, other_type_share
 ):
     """A call that lands after the inbound and outbound reads would show only in the unfiltered
-    read, as ``unknown``; the landing sees the count move and reads the day again."""
+    read, as ``unknown``; the landing sees a typed count move and reads the day again. With
+    calls of another type and without (then one unfiltered count is the whole check)."""
+    sandbox = make_sandbox(other_type_share=other_type_share)
     from alohub_assets.api.client import AloHubClient
     from alohub_assets.api.records import local_day_window
     from alohub_assets.defs.ingest.call_logs import build_call_logs
@@ -214,11 +217,14 @@ def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_directi
     late = []
 
     class CallArrivesAfterTypedReads(AloHubClient):
-        counts = 0
+        typed_reads = 0
+
+        def read_window(self, start, end, sink, *, call_type=None):
+            self.typed_reads += call_type is not None
+            return super().read_window(start, end, sink, call_type=call_type)
 
         def count_call_logs(self, start, end, **kwargs):
-            self.counts += 1
-            if self.counts == 2:  # the count taken after the inbound and outbound reads
+            if self.typed_reads == 2 and not late:  # after the inbound and outbound reads
                 late.append(sandbox.store.add_late_call(*local_day_window(day)))
             return super().count_call_logs(start, end, **kwargs)
 

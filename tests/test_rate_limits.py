@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -223,3 +224,43 @@ def test_the_pacer_learns_how_the_server_counts_and_then_meets_no_429(kind, tmp_
         assert state.kind == kind
     clock[0] += 60
     assert run(40) == 0  # a later run starts with the kind known
+
+
+def test_room_goes_to_the_oldest_waiting_pacer_first(tmp_path):
+    """Two runs share a spent quota: the one that started first gets the next request even
+    when it wakes later, so one run finishes its fetch while the other writes, and the quota
+    is not left idle by both finishing at once."""
+    from alohub_assets.api.rate_limit import QuotaPacer, SqliteQuotaStore
+
+    state = tmp_path / "quota.sqlite3"
+    with SqliteQuotaStore(state, "k").transaction() as learned:
+        learned.kind = "sliding"  # learned before: no probe
+    older = QuotaPacer(SqliteQuotaStore(state, "k"), window_seconds=1.0)
+    younger = QuotaPacer(SqliteQuotaStore(state, "k"), window_seconds=1.0)
+    for remaining in (1, 0):  # the younger run spends the quota of 2 per second...
+        ticket, _ = younger.acquire()
+        younger.observe(ticket, {"X-RateLimit-Limit-Tenant": "2",
+                                 "X-RateLimit-Remaining-Tenant": str(remaining)})  # fmt: skip
+        time.sleep(0.3)  # ...in two requests that age out one at a time
+    granted: list[str] = []
+    younger_waiting = threading.Event()
+
+    def take(name: str, pacer: QuotaPacer, sleep) -> None:
+        pacer.acquire(sleep)
+        granted.append(name)
+
+    def younger_sleep(seconds: float) -> None:
+        younger_waiting.set()
+        time.sleep(seconds)
+
+    def older_sleep(seconds: float) -> None:  # the older run is the slower to wake
+        time.sleep(seconds + 0.2)
+
+    first = threading.Thread(target=take, args=("younger", younger, younger_sleep))
+    first.start()
+    assert younger_waiting.wait(timeout=5)  # the younger run asked first...
+    second = threading.Thread(target=take, args=("older", older, older_sleep))
+    second.start()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert granted == ["older", "younger"]  # ...and the older one was served first

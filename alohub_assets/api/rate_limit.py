@@ -17,6 +17,9 @@ models the server's counting:
   sends the whole quota at each reset).
 - a 429 blocks every process until its ``Retry-After``; an unexpected one sends the pacer back
   to ``unknown``.
+- room goes to the oldest waiting pacer first (first come, first served between processes): of
+  four concurrent partition runs one fetches at the whole quota while the others write files,
+  instead of all four fetching at a quarter and then all leaving the quota idle together.
 
 The state lives in a small SQLite file (one row per API and tenant) so that concurrent runs,
 the daily run and a recordings run pace as one client; what was learned survives the process,
@@ -27,8 +30,10 @@ reading and the server's; it is never a whole window. No Dagster import.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import os
 import sqlite3
 import tempfile
 import threading
@@ -42,6 +47,8 @@ KINDS = ("unknown", "sliding", "fixed", "token")
 DEFAULT_MARGIN_SECONDS = 0.04
 MAX_SLEEP_SECONDS = 1.0  # re-read the shared state at least this often while waiting
 PENDING_SECONDS = 60.0  # a request unanswered this long (a crashed process) no longer counts
+WAITER_STALE_SECONDS = 5.0  # a waiter not seen this long (a crashed process) holds no place
+RESERVED_POLL_SECONDS = 0.05  # room is there but an older waiter is about to take it
 LIMIT_HEADERS = ("X-RateLimit-Limit-Tenant", "X-RateLimit-Limit-Route")
 REMAINING_HEADERS = ("X-RateLimit-Remaining-Tenant", "X-RateLimit-Remaining-Route")
 
@@ -62,6 +69,7 @@ class QuotaState:
     promised_at: float | None = None  # a 429's end, when the server will take one request
     pending: list[float] = field(default_factory=list)  # sent, not yet answered
     unsure: int = 0  # requests sent before the observed one, unanswered then: maybe uncounted
+    waiting: dict[str, list[float]] = field(default_factory=dict)  # id: [place, place, seen at]
 
     @classmethod
     def from_json(cls, text: str | None) -> QuotaState:
@@ -111,6 +119,7 @@ class SqliteQuotaStore:
             str(self.path), timeout=60, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # pacing state: no fsync per ticket
         self._db.execute("CREATE TABLE IF NOT EXISTS quota (key TEXT PRIMARY KEY, state TEXT)")
 
     @contextmanager
@@ -165,36 +174,55 @@ class QuotaPacer:
         self.window = window_seconds
         self.margin = margin_seconds
         self.clock = clock
+        self.started = clock()  # this pacer's place in the queue of every waiting pacer
+        self._waiter_ids = itertools.count()
 
     # --------------------------------------------------------------------------- acquire
 
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> tuple[Ticket, float]:
         """Blocks until a request may go; returns its ticket and the seconds waited."""
         waited = 0.0
+        waiter = f"{os.getpid()}:{id(self)}:{next(self._waiter_ids)}"
+        place: tuple[float, float] | None = None
         while True:
             with self.store.transaction() as state:
                 now = self.clock()
-                ticket, delay = self._decide(state, now)
+                place = place or (self.started, now)
+                ticket, delay = self._decide(state, now, waiter, place)
             if ticket is not None:
                 return ticket, waited
             delay = min(max(delay, 0.001), MAX_SLEEP_SECONDS)
             sleep(delay)
             waited += delay
 
-    def _decide(self, state: QuotaState, now: float) -> tuple[Ticket | None, float]:
+    def _decide(
+        self, state: QuotaState, now: float, waiter: str, place: tuple[float, float]
+    ) -> tuple[Ticket | None, float]:
         keep_after = now - self.window - 2.0
         state.sends = [t for t in state.sends if t > keep_after]
         state.pending = [t for t in state.pending if t > now - PENDING_SECONDS]
+        state.waiting = {
+            key: seen
+            for key, seen in state.waiting.items()
+            if key != waiter and seen[2] > now - WAITER_STALE_SECONDS
+        }
+        ahead = sum(1 for first, then, _ in state.waiting.values() if (first, then) < place)
         if now < state.blocked_until:
+            state.waiting[waiter] = [*place, now]
             return None, state.blocked_until - now
-        if state.limit is None or self.room(state, now) >= 1:
+        room = 1 if state.limit is None else self.room(state, now)
+        if room >= 1 + ahead:
             state.sends.append(now)
             state.pending.append(now)
             return Ticket(now), 0.0
+        state.waiting[waiter] = [*place, now]
+        if room >= 1:  # an older waiter takes it when it wakes, at this same moment
+            return None, RESERVED_POLL_SECONDS
         wake = self._next_room_time(state, now)
-        if state.kind == "unknown" and state.probe_due:
+        if state.kind == "unknown" and state.probe_due and not ahead:
             probe_at = max([state.observed_at, *state.sends[-1:]]) + self._token_seconds(state)
             if now >= probe_at:
+                del state.waiting[waiter]
                 state.probe_due = False
                 state.sends.append(now)
                 state.pending.append(now)

@@ -112,22 +112,27 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
 def _read_day(
     client: AloHubClient, staging: Path, start: datetime, end: datetime
 ) -> tuple[dict[str, WindowRead], int]:
-    """The typed reads, and the unfiltered one when calls of another type exist. A call that
-    arrives between the reads would show only in the unfiltered one, as ``unknown``; so the
-    unfiltered count is taken before and after, and the day read again when it moved."""
+    """The typed reads, then one unfiltered count. Calls are added, never removed: a count equal
+    to the typed totals means the day holds no call of another type and none arrived since, so
+    a day without other types costs one request beyond its pages. Otherwise the unfiltered read
+    too, then the typed counts again: a call that arrived after its typed read shows only in the
+    unfiltered one, as ``unknown``, so when a typed count moved the day is read again."""
     for _ in range(MAX_DAY_REREADS + 1):
-        count_before = client.count_call_logs(start, end)
         _page_file(staging, UNFILTERED_SOURCE).unlink(missing_ok=True)
         reads = {
             source: _read_into(client, staging, source, start, end, call_type)
             for source, call_type in TYPED_SOURCES.items()
         }
         unfiltered_total = client.count_call_logs(start, end)
-        if unfiltered_total != sum(r.total_record for r in reads.values()):
-            reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
-            unfiltered_total = reads[UNFILTERED_SOURCE].total_record
-        if unfiltered_total == count_before:
+        if unfiltered_total == sum(r.total_record for r in reads.values()):
             return reads, unfiltered_total
+        reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
+        settled = all(
+            client.count_call_logs(start, end, call_type=call_type) == reads[source].total_record
+            for source, call_type in TYPED_SOURCES.items()
+        )
+        if settled:
+            return reads, reads[UNFILTERED_SOURCE].total_record
     raise AloHubPagingError(
         f"the calls of {start:%Y-%m-%d} kept changing between the inbound, outbound and "
         f"unfiltered reads ({MAX_DAY_REREADS + 1} tries); try again when the day has settled"
