@@ -204,11 +204,13 @@ def test_the_pacer_learns_how_the_server_counts_and_then_meets_no_429(kind, tmp_
     clock = [1000.0]
     server = SimulatedServer(kind, phase=1003.0)
 
-    def run(requests: int) -> int:
+    def run(requests: int) -> tuple[int, float]:
+        """429s, and the simulated seconds from the first request sent to the last."""
         pacer = QuotaPacer(SqliteQuotaStore(tmp_path / "q.sqlite3", "k"), clock=lambda: clock[0])
-        refused = 0
+        refused, sent = 0, []
         while requests:
             ticket, _ = pacer.acquire(sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+            sent.append(ticket.sent_at)
             clock[0] += 0.01  # the round trip
             headers, retry_after = server.answer(clock[0])
             pacer.observe(ticket, headers, retry_after=retry_after)
@@ -217,13 +219,19 @@ def test_the_pacer_learns_how_the_server_counts_and_then_meets_no_429(kind, tmp_
             else:
                 refused += 1
                 clock[0] += retry_after
-        return refused
+        return refused, sent[-1] - sent[0]
 
-    assert run(40) <= 1  # at most the one probe that tells the kinds apart
+    assert run(40)[0] <= 1  # at most the one probe that tells the kinds apart
     with SqliteQuotaStore(tmp_path / "q.sqlite3", "k").transaction() as state:
         assert state.kind == kind
     clock[0] += 60
-    assert run(40) == 0  # a later run starts with the kind known
+    refused, seconds = run(45)
+    assert refused == 0  # a later run starts with the kind known...
+    # ...and uses a bucket's refill, not a window's pace (simulated seconds: the schedule the
+    # pacer chose, not a measured duration). 45 requests at 10 per 10 s: 35 tokens at 1 a
+    # second, or 4 whole windows.
+    least = 35.0 if kind == "token" else 40.0
+    assert seconds <= least * 1.02
 
 
 def test_room_goes_to_the_oldest_waiting_pacer_first(tmp_path):

@@ -224,7 +224,7 @@ class AloHubClient:
         rate_margin_seconds: float = DEFAULT_MARGIN_SECONDS,
         rate_state_path: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ):
         if not api_key:
             raise AloHubConfigError(
@@ -241,7 +241,8 @@ class AloHubClient:
         self.max_window_rereads = max_window_rereads
         self.pages_in_flight = max(1, pages_in_flight)
         self.stats = ClientStats()
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep  # retries' waits
+        self._pacer_sleep = sleep  # None: the pacer also wakes on answers
         self._pages_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._pacer = pacer or _shared_pacer(
@@ -450,7 +451,7 @@ class AloHubClient:
         attempt = 0
         started = time.monotonic()
         while True:
-            ticket, waited = self._pacer.acquire(self._sleep)
+            ticket, waited = self._pacer.acquire(self._pacer_sleep)
             if waited:
                 self.stats.add(seconds_slept=waited)
             self.stats.add(requests=1)

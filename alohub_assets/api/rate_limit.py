@@ -60,7 +60,7 @@ class QuotaState:
     limit: int | None = None
     kind: str = "unknown"
     sends: list[float] = field(default_factory=list)  # by every process sharing the state
-    remaining: int | None = None  # the last Remaining the server reported...
+    remaining: float | None = None  # the last Remaining the server reported (token: rolled)...
     observed_at: float = 0.0  # ...for the request sent at this moment
     blocked_until: float = 0.0  # a 429's Retry-After, honoured by all
     reset_at: float | None = None  # fixed: a send that saw the window reset (on or after it)
@@ -68,7 +68,8 @@ class QuotaState:
     expect_jump: bool = False  # a probe got a wait shorter than the log predicts
     promised_at: float | None = None  # a 429's end, when the server will take one request
     pending: list[float] = field(default_factory=list)  # sent, not yet answered
-    unsure: int = 0  # requests sent before the observed one, unanswered then: maybe uncounted
+    unsure: list[float] = field(default_factory=list)  # sent before the observed one and
+    # unanswered then: maybe not counted in its Remaining, until their own answers tell
     waiting: dict[str, list[float]] = field(default_factory=dict)  # id: [place, place, seen at]
 
     @classmethod
@@ -76,6 +77,8 @@ class QuotaState:
         if not text:
             return cls()
         known = {k: v for k, v in json.loads(text).items() if k in cls.__dataclass_fields__}
+        if not isinstance(known.get("unsure", []), list):  # a state file of an older version
+            known["unsure"] = []
         return cls(**known)
 
     def to_json(self) -> str:
@@ -176,11 +179,14 @@ class QuotaPacer:
         self.clock = clock
         self.started = clock()  # this pacer's place in the queue of every waiting pacer
         self._waiter_ids = itertools.count()
+        self._answered = threading.Condition()  # an answer can make room: wake this process
 
     # --------------------------------------------------------------------------- acquire
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> tuple[Ticket, float]:
-        """Blocks until a request may go; returns its ticket and the seconds waited."""
+    def acquire(self, sleep: Callable[[float], None] | None = None) -> tuple[Ticket, float]:
+        """Blocks until a request may go; returns its ticket and the seconds waited. Without
+        ``sleep`` (a simulated clock's, in tests) it also wakes when this process gets an
+        answer, which can make room before the model's next moment."""
         waited = 0.0
         waiter = f"{os.getpid()}:{id(self)}:{next(self._waiter_ids)}"
         place: tuple[float, float] | None = None
@@ -192,13 +198,20 @@ class QuotaPacer:
             if ticket is not None:
                 return ticket, waited
             delay = min(max(delay, 0.001), MAX_SLEEP_SECONDS)
-            sleep(delay)
-            waited += delay
+            if sleep is not None:
+                sleep(delay)
+                waited += delay
+                continue
+            began = time.monotonic()
+            with self._answered:
+                self._answered.wait(delay)
+            waited += time.monotonic() - began
 
     def _decide(
         self, state: QuotaState, now: float, waiter: str, place: tuple[float, float]
     ) -> tuple[Ticket | None, float]:
-        keep_after = now - self.window - 2.0
+        # Sends since the last reading stay (a token model counts them), a minute at most.
+        keep_after = max(min(now - self.window - 2.0, state.observed_at), now - PENDING_SECONDS)
         state.sends = [t for t in state.sends if t > keep_after]
         state.pending = [t for t in state.pending if t > now - PENDING_SECONDS]
         state.waiting = {
@@ -236,7 +249,7 @@ class QuotaPacer:
     def room(self, state: QuotaState, now: float) -> int:
         """Requests the server will take now, as far as the model knows."""
         limit, window, margin = state.limit or 0, self.window, self.margin
-        after_obs = sum(1 for t in state.sends if t > state.observed_at) + state.unsure
+        after_obs = sum(1 for t in state.sends if t > state.observed_at) + len(state.unsure)
         if state.kind == "token" and state.remaining is not None:
             refill = max(0.0, now - state.observed_at - margin) * limit / window
             return math.floor(min(limit, state.remaining + refill) - after_obs)
@@ -269,7 +282,7 @@ class QuotaPacer:
         candidates = {t + window + margin + 1e-6 for t in state.sends}
         candidates.add(state.observed_at + window + margin + 1e-6)
         if state.kind == "token" and state.remaining is not None and state.limit:
-            after_obs = sum(1 for t in state.sends if t > state.observed_at) + state.unsure
+            after_obs = sum(1 for t in state.sends if t > state.observed_at) + len(state.unsure)
             need = after_obs + 1 - state.remaining
             candidates.add(state.observed_at + margin + need * window / state.limit + 1e-6)
         if state.kind == "fixed" and state.reset_at is not None:
@@ -289,26 +302,52 @@ class QuotaPacer:
         limit = _smallest(headers, LIMIT_HEADERS, positive=True)
         remaining = _smallest(headers, REMAINING_HEADERS)
         with self.store.transaction() as state:
-            now = self.clock()
             _remove(state.pending, ticket.sent_at)
             if limit is not None:
                 state.limit = limit
             if retry_after is not None:
-                self._learn_from_429(state, ticket, now, retry_after)
+                self._learn_from_429(state, ticket, self.clock(), retry_after)
+            elif remaining is not None:
+                self._learn_from_remaining(state, ticket, remaining)
+        self._wake_waiters()
+
+    def _learn_from_remaining(self, state: QuotaState, ticket: Ticket, remaining: int) -> None:
+        if ticket.sent_at < state.observed_at:
+            if state.remaining is not None and remaining > state.remaining:
+                # More left than the reading after it: the server counted it before that one.
+                _remove(state.unsure, ticket.sent_at)
+            return
+        if state.kind == "unknown" and (ticket.probe or state.expect_jump):
+            self._classify(state, ticket, remaining)
+        state.promised_at = None
+        if state.kind == "token" and state.remaining is not None and state.limit:
+            predicted = self._tokens_after(state, ticket.sent_at)
+            if remaining <= predicted < remaining + 1:
+                # The reading before, refilled since, agrees: roll it forward. Taking the
+                # rounded-down Remaining instead would lose a fraction of a token (and the
+                # margin) at every request.
+                state.remaining, state.observed_at, state.unsure = predicted, ticket.sent_at, []
                 return
-            if remaining is None or ticket.sent_at < state.observed_at:
-                return
-            if state.kind == "unknown" and (ticket.probe or state.expect_jump):
-                self._classify(state, ticket, remaining)
-            state.remaining = remaining
-            state.observed_at = ticket.sent_at
-            state.unsure = sum(1 for t in state.pending if t <= ticket.sent_at)
-            state.promised_at = None
+        state.remaining = remaining
+        state.observed_at = ticket.sent_at
+        state.unsure = [t for t in state.pending if t <= ticket.sent_at]
+
+    def _wake_waiters(self) -> None:
+        with self._answered:
+            self._answered.notify_all()
+
+    def _tokens_after(self, state: QuotaState, sent_at: float) -> float:
+        """Token model: the tokens left just after the request sent at ``sent_at``."""
+        limit = state.limit or 0
+        refill = max(0.0, sent_at - state.observed_at) * limit / self.window
+        spent = sum(1 for t in state.sends if state.observed_at < t <= sent_at)
+        return min(limit, (state.remaining or 0) + refill) - spent - len(state.unsure)
 
     def release(self, ticket: Ticket) -> None:
         """No answer came (time-out, dropped connection): the request is no longer pending."""
         with self.store.transaction() as state:
             _remove(state.pending, ticket.sent_at)
+        self._wake_waiters()
 
     def _learn_from_429(
         self, state: QuotaState, ticket: Ticket, now: float, retry_after: float
@@ -323,9 +362,10 @@ class QuotaPacer:
                 state.expect_jump = True
         elif not ticket.probe and state.kind in ("fixed", "token"):
             state.kind, state.probe_due, state.reset_at = "unknown", True, None
+        _remove(state.unsure, ticket.sent_at)
         if ticket.sent_at >= state.observed_at:
             state.remaining, state.observed_at = 0, ticket.sent_at
-            state.unsure = sum(1 for t in state.pending if t <= ticket.sent_at)
+            state.unsure = [t for t in state.pending if t <= ticket.sent_at]
         state.promised_at = state.blocked_until
 
     def _classify(self, state: QuotaState, ticket: Ticket, remaining: int) -> None:
