@@ -272,3 +272,27 @@ def test_room_goes_to_the_oldest_waiting_pacer_first(tmp_path):
     first.join(timeout=10)
     second.join(timeout=10)
     assert granted == ["older", "younger"]  # ...and the older one was served first
+
+
+def test_an_answer_overtaken_by_a_later_request_gives_no_room_back():
+    """Two pages in flight: the one sent first reaches the bucket second, but its answer comes
+    back first. The later answer shows more tokens left; the pacer must still count the first
+    page as spent, or it sends one request too many (a 429)."""
+    from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
+
+    clock = [100.0]
+    store = MemoryQuotaStore()
+    pacer = QuotaPacer(store, clock=lambda: clock[0])
+    with store.transaction() as state:  # learned: a bucket of 10, 3 tokens left at t = 100
+        state.kind, state.limit, state.remaining, state.observed_at = "token", 10, 3, 100.0
+    clock[0] = 101.0  # one token refilled: 4
+    first, _ = pacer.acquire()
+    clock[0] = 101.001
+    second, _ = pacer.acquire()
+    # The bucket took the second (4 -> 3), then the first (3 -> 2): 2 tokens are left.
+    clock[0] = 101.01
+    pacer.observe(first, {"X-RateLimit-Limit-Tenant": "10", "X-RateLimit-Remaining-Tenant": "2"})
+    clock[0] = 101.02
+    pacer.observe(second, {"X-RateLimit-Limit-Tenant": "10", "X-RateLimit-Remaining-Tenant": "3"})
+    with store.transaction() as state:
+        assert pacer.room(state, clock[0]) == 2

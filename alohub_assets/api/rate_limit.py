@@ -71,6 +71,7 @@ class QuotaState:
     unsure: list[float] = field(default_factory=list)  # sent before the observed one and
     # unanswered then: maybe not counted in its Remaining, until their own answers tell
     waiting: dict[str, list[float]] = field(default_factory=dict)  # id: [place, place, seen at]
+    answered: list[list[float]] = field(default_factory=list)  # [sent, answered, Remaining]
 
     @classmethod
     def from_json(cls, text: str | None) -> QuotaState:
@@ -312,6 +313,9 @@ class QuotaPacer:
         self._wake_waiters()
 
     def _learn_from_remaining(self, state: QuotaState, ticket: Ticket, remaining: int) -> None:
+        now = self.clock()
+        state.answered = [a for a in state.answered if a[1] > now - self.window]
+        state.answered.append([ticket.sent_at, now, remaining])
         if ticket.sent_at < state.observed_at:
             if state.remaining is not None and remaining > state.remaining:
                 # More left than the reading after it: the server counted it before that one.
@@ -330,7 +334,19 @@ class QuotaPacer:
                 return
         state.remaining = remaining
         state.observed_at = ticket.sent_at
-        state.unsure = [t for t in state.pending if t <= ticket.sent_at]
+        state.unsure = self._not_counted_in(state, ticket.sent_at, remaining)
+
+    @staticmethod
+    def _not_counted_in(state: QuotaState, sent_at: float, remaining: int) -> list[float]:
+        """Requests in flight when this one was sent may reach the server after it: those still
+        unanswered, and those answered with no more left than it (counted after it). Without
+        the second kind, a later-sent request answered last would seem to give room back."""
+        later = [
+            sent
+            for sent, answered, left in state.answered
+            if sent < sent_at < answered and left <= remaining
+        ]
+        return sorted({*later, *(t for t in state.pending if t <= sent_at)})
 
     def _wake_waiters(self) -> None:
         with self._answered:
@@ -365,7 +381,7 @@ class QuotaPacer:
         _remove(state.unsure, ticket.sent_at)
         if ticket.sent_at >= state.observed_at:
             state.remaining, state.observed_at = 0, ticket.sent_at
-            state.unsure = [t for t in state.pending if t <= ticket.sent_at]
+            state.unsure = self._not_counted_in(state, ticket.sent_at, 0)
         state.promised_at = state.blocked_until
 
     def _classify(self, state: QuotaState, ticket: Ticket, remaining: int) -> None:
