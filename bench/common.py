@@ -74,6 +74,21 @@ def run_worker(function: str, **kwargs) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def commit_stamp() -> str:
+    """The commit measured, flagged when the code differs from it (not the docs, which the
+    benchmarks themselves write one file after another)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    code = ("*.py", "*.sql", "pyproject.toml", "uv.lock")
+    return head + (
+        " (with uncommitted changes)" if git("status", "--porcelain", "--", *code) else ""
+    )
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from alohub_assets.storage.sql import load_statements
-from bench.common import median, run_worker
+from bench.common import commit_stamp, median, run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL_LOGS_SQL = ROOT / "alohub_assets" / "defs" / "ingest" / "call_logs.sql"
@@ -130,19 +129,6 @@ def synthesize_call_logs(data_dir: Path, first_day: date, days: int, calls: int)
     return time.perf_counter() - started
 
 
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-
-
 def write_report(
     path: Path, commit: str, days: int, calls: int, synth_seconds: float, runs: list[dict]
 ) -> str:
@@ -203,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks-kpi-year.md")
     args = parser.parse_args(argv)
-    commit = _commit()  # the code measured is the code at the start
+    commit = commit_stamp()  # the code measured is the code at the start
     with tempfile.TemporaryDirectory() as data_dir:
         synth = synthesize_call_logs(Path(data_dir), FIRST_DAY, args.days, args.calls)
         runs = [

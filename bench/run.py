@@ -21,7 +21,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 from alohub_dev.commands import daily_job_cli_args
-from bench.common import API_KEY, ROOT, Result, median, run_worker, sandbox_process
+from bench.common import (
+    API_KEY,
+    ROOT,
+    Result,
+    commit_stamp,
+    median,
+    run_worker,
+    sandbox_process,
+)
 from bench.rate_limits import QUICK_RATE, RateSizes, run_rate_limits
 
 FIRST_DAY = date(2026, 10, 1)
@@ -289,7 +297,7 @@ def render(sections: dict[str, list[Result]], started: datetime, elapsed: float)
     lines = [
         "# Benchmarks",
         "",
-        f"Made by `{_command()}` at commit {_commit()} on {started:%Y-%m-%d %H:%M} UTC in "
+        f"Made by `{_command()}` at commit {commit_stamp()} on {started:%Y-%m-%d %H:%M} UTC in "
         f"{elapsed / 60:.1f} min. Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, dagster {version('dagster')}, duckdb {version('duckdb')}, "
         f"pyarrow {version('pyarrow')}, httpx {version('httpx')}"
@@ -329,17 +337,6 @@ def _command() -> str:
             args.append(arg)
         skip = arg == "--output"
     return "make bench" if not args else " ".join(["python -m bench.run", *args])
-
-
-def _commit() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + (
-        " (with uncommitted changes)" if git("status", "--porcelain", "--", "*.py") else ""
-    )
 
 
 def _installed(name: str) -> bool:

@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from bench.common import API_KEY, ROOT, sandbox_process
+from bench.common import API_KEY, ROOT, commit_stamp, sandbox_process
 
 OLD_COMMIT = "d0035c9"
 FIRST_DAY = date(2026, 9, 1)
@@ -88,15 +88,6 @@ class BackfillRun:
     load_before: float = 0.0
     load_after: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def git_commit(short: bool = True) -> str:
-    args = ["git", "rev-parse", *(["--short"] if short else []), "HEAD"]
-    commit = subprocess.run(args, cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
-    )
-    return commit + ("+changes" if dirty.stdout.strip() else "")
 
 
 def uv_command() -> list[str]:
@@ -315,7 +306,7 @@ def render(
     lines = [
         "# Scale-out benchmarks",
         "",
-        f"Made by `python -m bench.scale_out` at commit {commit or git_commit()} on "
+        f"Made by `python -m bench.scale_out` at commit {commit or commit_stamp()} on "
         f"{started:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.1f} min. Machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, dagster {version('dagster')}, "
         f"duckdb {version('duckdb')}, pyarrow {version('pyarrow')}.",
@@ -397,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.quick
         else Sizes(args.days, args.calls_per_day, args.concurrency, repeats=args.repeats)
     )
-    started, clock, commit = datetime.now(UTC), time.perf_counter(), git_commit()
+    started, clock, commit = datetime.now(UTC), time.perf_counter(), commit_stamp()
     runs = []
     with tempfile.TemporaryDirectory(prefix="alohub-old-") as old_dir:
         projects = [] if args.skip_old else [export_commit(args.old_commit, Path(old_dir))]

@@ -94,4 +94,4 @@ def test_report_renders_every_section_and_the_commit():
     text = bench.render(sections, bench.datetime.now(bench.UTC), 1.0)
     assert "| x | a: 1 | t | yes |" in text and "| y | why | t | n/a |" in text
     assert "## one" in text and "## two" in text
-    assert bench._commit().split()[0] in text and bench._commit() != "unknown"
+    assert bench.commit_stamp().split()[0] in text and bench.commit_stamp() != "unknown"
