@@ -50,7 +50,7 @@ report: install  ## the report notebook, executed on ./data (after make demo), a
 screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
 
-bench: install  ## every benchmark, each file from one run (about an hour; dlt comes with the bench group)
+bench: install  ## every benchmark, each file from one run (about half an hour; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
 	$(UV) run --no-sync python -m bench.run         # -> docs/benchmarks.md (rate limits, ingestion, transform, mart, CLI)
 	$(UV) run --no-sync python -m bench.kpi_year    # -> docs/benchmarks-kpi-year.md (a year of every KPI table)

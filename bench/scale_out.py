@@ -85,6 +85,7 @@ class BackfillRun:
     calls_stored: int
     distinct_calls: int
     days_matching: int
+    steps: int = 0  # steps that succeeded, over every run: the work each mart does
     load_before: float = 0.0
     load_after: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -142,15 +143,15 @@ def materialize(project: Project, env: dict[str, str], day: date) -> subprocess.
     )  # fmt: skip
 
 
-def pool_waits(home: Path) -> tuple[float, int, int, int]:
-    """(seconds steps spent blocked on a pool, blocked steps, lock-wait log lines, failed runs)
-    from the instance's event log."""
+def pool_waits(home: Path) -> tuple[float, int, int, int, int]:
+    """(seconds steps spent blocked on a pool, blocked steps, lock-wait log lines, failed runs,
+    steps that succeeded) from the instance's event log."""
     import dagster as dg
     from dagster._core.events import DagsterEventType
 
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        waited, blocked, lock_waits, failed = 0.0, 0, 0, 0
+        waited, blocked, lock_waits, failed, steps = 0.0, 0, 0, 0, 0
         for run in instance.get_runs():
             if run.status != dg.DagsterRunStatus.SUCCESS:
                 failed += 1
@@ -166,11 +167,13 @@ def pool_waits(home: Path) -> tuple[float, int, int, int]:
                     and "blocked" in (record.user_message or "").lower()
                 ):
                     first_blocked.setdefault(record.step_key, record.timestamp)
+                elif event.event_type == DagsterEventType.STEP_SUCCESS:
+                    steps += 1
                 elif event.event_type == DagsterEventType.STEP_START:
                     if record.step_key in first_blocked:
                         blocked += 1
                         waited += record.timestamp - first_blocked.pop(record.step_key)
-        return waited, blocked, lock_waits, failed
+        return waited, blocked, lock_waits, failed, steps
     finally:
         instance.dispose()
 
@@ -226,13 +229,13 @@ def bench_backfill(project: Project, sizes: Sizes) -> BackfillRun:
         wall = time.perf_counter() - started
         load_after = os.getloadavg()[0]
         notes = [d.stdout[-1500:] + d.stderr[-1500:] for d in done if d.returncode != 0][:2]
-        waited, blocked, lock_waits, failed = pool_waits(home)
+        waited, blocked, lock_waits, failed, steps = pool_waits(home)
         expected, stored, distinct, matching = check_calls(
             sandbox.url, tmp_path / "data" / "alohub.duckdb", days
         )
     return BackfillRun(
         project.label, project.commit, wall, len(days), failed, waited, blocked, lock_waits,
-        expected, stored, distinct, matching, load_before, load_after, notes,
+        expected, stored, distinct, matching, steps, load_before, load_after, notes,
     )  # fmt: skip
 
 
@@ -318,21 +321,25 @@ def render(
         "recordings) in its own process on one instance (the project's `dagster.yaml`), against "
         "the sandbox on 127.0.0.1 with no rate limit, so the mart, not the API quota, is measured. "
         "Pool waits are the seconds between a step's first 'blocked' engine event and its start; "
-        "lock waits count the warehouse's 'locked by another process' retries.",
+        "lock waits count the warehouse's 'locked by another process' retries. Steps a run is "
+        "how many steps each partition run completed, from the same event log: the two trees "
+        "do not build the same number of KPI tables.",
         "",
         "The machine is shared (2 cores, other developers' work running): the 1-minute load "
         "average before and after each backfill is given, and the two backfills run one after "
         "the other, so compare their wall times with that in mind.",
         "",
-        "| mart | commit | wall s | load before / after | failed runs | steps blocked on a pool "
+        "| mart | commit | wall s | load before / after | failed runs | steps a run "
+        "| steps blocked on a pool "
         "| pool wait s | DuckDB lock waits | calls (sandbox) | rows in call_logs | distinct calls "
         "| days exact |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
             f"| {r.label} | {r.commit} | {r.wall_seconds:.1f} | "
             f"{r.load_before:.1f} / {r.load_after:.1f} | {r.failed_runs} | "
+            f"{r.steps / max(r.runs, 1):g} | "
             f"{r.blocked_steps} | {r.pool_wait_seconds:.1f} | {r.lock_waits} | "
             f"{r.calls_expected} | {r.calls_stored} | {r.distinct_calls} | "
             f"{r.days_matching}/{r.runs} |"
