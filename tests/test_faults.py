@@ -201,13 +201,16 @@ def test_detail_404s_under_the_default_recording_policy(
         assert rows[call_id]["attempts"] == policy.max_attempts
 
 
-@pytest.mark.parametrize("other_type_share", [0.02, 0.0])
+@pytest.mark.parametrize(
+    ("other_type_share", "landed_before"), [(0.02, False), (0.02, True), (0.0, False)]
+)
 def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_direction(
-    make_sandbox, tmp_path, other_type_share
+    make_sandbox, tmp_path, other_type_share, landed_before
 ):
     """A call that lands after the inbound and outbound reads would show only in the unfiltered
-    read, as ``unknown``; the landing sees a typed count move and reads the day again. With
-    calls of another type and without (then one unfiltered count is the whole check)."""
+    read, as ``unknown``; the landing sees it and reads the day again. With calls of another
+    type and without (then one unfiltered count is the whole check), and with other types
+    already seen by the last landing (then the check is a count taken before the typed reads)."""
     sandbox = make_sandbox(other_type_share=other_type_share)
     from alohub_assets.api.client import AloHubClient
     from alohub_assets.api.records import local_day_window
@@ -230,6 +233,9 @@ def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_directi
 
     day = FIRST_DAY + timedelta(days=1)
     warehouse = Warehouse.at(tmp_path)
+    if landed_before:
+        with AloHubClient(API_KEY, base_url=sandbox.url) as client:
+            assert "all" in land_call_logs(client, warehouse, day).sources
     with CallArrivesAfterTypedReads(API_KEY, base_url=sandbox.url) as client:
         land_call_logs(client, warehouse, day)
     build_call_logs(warehouse, day)
@@ -238,3 +244,24 @@ def test_a_call_arriving_between_the_typed_reads_and_the_count_keeps_its_directi
     (call,) = late
     assert {r["call_id"]: r["direction"] for r in rows} == truth
     assert truth[call.call_id] in ("inbound", "outbound")
+
+
+def test_once_a_day_shows_other_call_types_the_next_landing_checks_with_one_count(
+    sandbox, tmp_path
+):
+    """Without other types a day costs its pages and one count; with them, the check that no
+    call arrived mid-read costs the typed counts again, unless the last landing saw other types:
+    then one count before the typed reads does it. Same rows either way."""
+    from alohub_assets.api.client import AloHubClient
+    from alohub_assets.storage.landing import land_call_logs
+
+    warehouse = Warehouse.at(tmp_path)
+    landings = []
+    for _ in range(2):
+        with AloHubClient(API_KEY, base_url=sandbox.url) as client:
+            landed = land_call_logs(client, warehouse, FIRST_DAY)
+        pages = sum(read.pages for read in landed.sources.values())
+        landings.append((client.stats.requests - pages, landed.rows))
+    (first_checks, first_rows), (second_checks, second_rows) = landings
+    assert (first_checks, second_checks) == (3, 2)  # count + 2 typed counts, then 2 counts
+    assert first_rows == second_rows

@@ -22,7 +22,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -81,7 +81,8 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
     final = warehouse.raw_partition_dir(day)
     staging = staging_dir_for(final)
     try:
-        reads, unfiltered_total = _read_day(client, staging, start, end)
+        other_types_likely = _other_types_landed(warehouse, day)
+        reads, unfiltered_total = _read_day(client, staging, start, end, other_types_likely)
         manifest = {
             "date": day.isoformat(),
             "window": {"callStartTime": format_iso_ict(start), "callEndtime": format_iso_ict(end)},
@@ -110,14 +111,17 @@ def land_call_logs(client: AloHubClient, warehouse: Warehouse, day: date) -> Lan
 
 
 def _read_day(
-    client: AloHubClient, staging: Path, start: datetime, end: datetime
+    client: AloHubClient, staging: Path, start: datetime, end: datetime, other_types_likely: bool
 ) -> tuple[dict[str, WindowRead], int]:
     """The typed reads, then one unfiltered count. Calls are added, never removed: a count equal
     to the typed totals means the day holds no call of another type and none arrived since, so
-    a day without other types costs one request beyond its pages. Otherwise the unfiltered read
-    too, then the typed counts again: a call that arrived after its typed read shows only in the
-    unfiltered one, as ``unknown``, so when a typed count moved the day is read again."""
+    such a day costs one request beyond its pages. Otherwise the unfiltered read too, and a
+    check that no call arrived after its typed read (it would show only in the unfiltered read,
+    as ``unknown``), else the day is read again. The check is an unfiltered count taken before
+    the typed reads when calls of other types are expected (they were in the last landing), or
+    else the typed counts again after the unfiltered read."""
     for _ in range(MAX_DAY_REREADS + 1):
+        count_before = client.count_call_logs(start, end) if other_types_likely else None
         _page_file(staging, UNFILTERED_SOURCE).unlink(missing_ok=True)
         reads = {
             source: _read_into(client, staging, source, start, end, call_type)
@@ -127,16 +131,35 @@ def _read_day(
         if unfiltered_total == sum(r.total_record for r in reads.values()):
             return reads, unfiltered_total
         reads[UNFILTERED_SOURCE] = _read_into(client, staging, UNFILTERED_SOURCE, start, end)
-        settled = all(
-            client.count_call_logs(start, end, call_type=call_type) == reads[source].total_record
-            for source, call_type in TYPED_SOURCES.items()
-        )
+        unfiltered_total = reads[UNFILTERED_SOURCE].total_record
+        if count_before is not None:
+            settled = unfiltered_total == count_before
+        else:
+            settled = all(
+                client.count_call_logs(start, end, call_type=call_type)
+                == reads[source].total_record
+                for source, call_type in TYPED_SOURCES.items()
+            )
         if settled:
-            return reads, reads[UNFILTERED_SOURCE].total_record
+            return reads, unfiltered_total
+        other_types_likely = True
     raise AloHubPagingError(
         f"the calls of {start:%Y-%m-%d} kept changing between the inbound, outbound and "
         f"unfiltered reads ({MAX_DAY_REREADS + 1} tries); try again when the day has settled"
     )
+
+
+def _other_types_landed(warehouse: Warehouse, day: date) -> bool:
+    """Did the last landing of this day, or else of the day before, find calls of another
+    type? (Only on local disk; on object storage the cheaper check for days without is used.)"""
+    for landed in (day, day - timedelta(days=1)):
+        manifest = warehouse.raw_partition_dir(landed) / FETCH_MANIFEST
+        if warehouse.remote is None and manifest.exists():
+            try:
+                return UNFILTERED_SOURCE in json.loads(manifest.read_text())["sources"]
+            except (ValueError, KeyError, TypeError):
+                return False
+    return False
 
 
 def _read_into(
