@@ -79,7 +79,10 @@ def commit_stamp() -> str:
     benchmarks themselves write one file after another)."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        except OSError:  # no git: a tarball of the project
+            return ""
         return done.stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"

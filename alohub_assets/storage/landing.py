@@ -152,9 +152,11 @@ def _read_day(
 def _other_types_landed(warehouse: Warehouse, day: date) -> bool:
     """Did the last landing of this day, or else of the day before, find calls of another
     type? (Only on local disk; on object storage the cheaper check for days without is used.)"""
+    if warehouse.remote is not None:
+        return False
     for landed in (day, day - timedelta(days=1)):
         manifest = warehouse.raw_partition_dir(landed) / FETCH_MANIFEST
-        if warehouse.remote is None and manifest.exists():
+        if manifest.exists():
             try:
                 return UNFILTERED_SOURCE in json.loads(manifest.read_text())["sources"]
             except (ValueError, KeyError, TypeError):
