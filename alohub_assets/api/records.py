@@ -23,22 +23,7 @@ ALOHUB_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
 CALL_ID_REGEX = r"[0-9]{14}-[A-Za-z0-9]{1,32}-[0-9]{1,10}"
 CALL_ID_PATTERN = re.compile(CALL_ID_REGEX)
 
-#: List field -> vocabulary name. The detail uses other names for three of them.
-LIST_FIELDS = {
-    "callId": "call_id",
-    "caller": "caller",
-    "called": "called",
-    "agentId": "agent_id",
-    "startTime": "start_time",
-    "endTime": "end_time",
-    "firstRingTime": "first_ring_time",
-    "firstConnectTime": "first_connect_time",
-    "waitingTime": "waiting_seconds",
-    "acdTime": "acd_seconds",
-    "description": "description",
-    "customerName": "customer_name",
-    "url": "recording_url",
-}
+#: Detail field -> vocabulary name (the list rows are parsed by call_logs.sql).
 DETAIL_FIELDS = {
     "callId": "call_id",
     "caller": "caller",
@@ -56,7 +41,7 @@ DETAIL_FIELDS = {
     "recordingUrl": "recording_url",
 }
 TIME_FIELDS = ("start_time", "end_time", "first_ring_time", "first_connect_time")
-SECONDS_FIELDS = ("waiting_seconds", "acd_seconds", "answer_time_seconds", "duration_seconds")
+SECONDS_FIELDS = ("answer_time_seconds", "duration_seconds")
 
 CALL_TYPE_DIRECTIONS = {"0": "inbound", "1": "outbound"}
 
@@ -125,9 +110,9 @@ def is_valid_call_id(call_id: Any) -> bool:
     return isinstance(call_id, str) and CALL_ID_PATTERN.fullmatch(call_id) is not None
 
 
-def _normalize(row: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+def _normalize(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for api_name, name in fields.items():
+    for api_name, name in DETAIL_FIELDS.items():
         value = empty_to_none(row.get(api_name))
         if name in TIME_FIELDS:
             value = parse_alohub_time(value)
@@ -162,7 +147,7 @@ class CallDetail:
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> CallDetail:
-        values = _normalize(row, DETAIL_FIELDS)
+        values = _normalize(row)
         if values["call_type"] is not None:
             values["call_type"] = str(values["call_type"])
         return cls(**values)
