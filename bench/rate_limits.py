@@ -127,7 +127,7 @@ def bench_window_kind(sizes: RateSizes, kind: str) -> Result:
             runs[label] = run
     for run in runs.values():
         run["bound"] = bound_seconds(run["requests"], sizes.limit, sizes.window_seconds, kind)
-        run["ratio"] = run.get("fetch", run["wall"]) / run["bound"] if run["bound"] else math.nan
+        run["ratio"] = run["fetch"] / run["bound"] if run["bound"] else math.nan
     cold, steady = runs["cold"], runs["steady"]
     dlt, unfiltered = runs.get("dlt"), runs.get("dlt unfiltered")
     figures: dict[str, float | int | str] = {

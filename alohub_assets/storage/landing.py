@@ -29,8 +29,8 @@ from typing import Any, TextIO
 from alohub_assets.api.client import AloHubClient, AloHubPagingError, WindowRead
 from alohub_assets.api.records import format_iso_ict, local_day_window
 from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.leftovers import ABANDONED_AFTER_SECONDS
 from alohub_assets.storage.publish import (
-    STALE_STAGING_SECONDS,
     failpoint,
     publish_dir,
     staging_dir_for,
@@ -202,7 +202,7 @@ def _publish_remote(warehouse: Warehouse, folder: Path, manifest: dict) -> None:
     remote.put_bytes((json.dumps(committed, indent=2) + "\n").encode(), f"{base}/{FETCH_MANIFEST}")
     # The superseded version, and versions of fetches that died before their manifest.
     superseded = (previous or {}).get("objects", {}).get("folder")
-    stale_before = time.time() - STALE_STAGING_SECONDS
+    stale_before = time.time() - ABANDONED_AFTER_SECONDS  # object stores have no pids
     for key in remote.list_files(base):
         folder_name = key[len(base) + 1 :].split("/")[0]
         if folder_name in (version, FETCH_MANIFEST):

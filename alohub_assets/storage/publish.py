@@ -14,14 +14,10 @@ import signal
 from pathlib import Path
 
 from alohub_assets.storage.leftovers import (
-    ABANDONED_AFTER_SECONDS,
     exchange,
     remove_abandoned,
     work_name,
 )
-
-#: Object stores have no process ids: a staged version older than this is abandoned.
-STALE_STAGING_SECONDS = ABANDONED_AFTER_SECONDS
 
 
 def failpoint(name: str) -> None:
@@ -53,12 +49,11 @@ def publish_dir(staging: Path, final: Path) -> None:
     renames leave a moment with no folder. Work folders of killed writers are removed after."""
     final.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(10):  # another run of the same partition may be swapping at the same time
+        trash = work_name(final, "trash")
         if final.exists() and exchange(staging, final):
             failpoint("between_folder_renames")  # the new folder is in; the old one beside it
-            trash = work_name(final, "trash")
             os.replace(staging, trash)
             break
-        trash = work_name(final, "trash")
         try:
             os.replace(final, trash)
         except FileNotFoundError:
