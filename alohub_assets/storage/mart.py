@@ -29,6 +29,7 @@ from alohub_assets.storage.sql import bound, compose, load_statements, sql_liter
 log = logging.getLogger(__name__)
 
 CATALOG_SQL = Path(__file__).with_name("catalog.sql")
+KPI_RULES_SQL = Path(__file__).with_name("kpi_rules.sql")
 #: Beside the catalog: the exact DDL it was built from, compared before any rebuild.
 CATALOG_DEFINITION_SUFFIX = ".views.sql"
 DUCKDB_VIEWS_FILE = DUCKDB_FILE + CATALOG_DEFINITION_SUFFIX
@@ -37,10 +38,12 @@ _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def local_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose clock is the call center's (hour(), ::DATE are local), with
-    the KPI queries' own function ``erlang_c_staffing`` (``erlang_c.py``)."""
+    the KPI queries' own functions: ``erlang_c_staffing`` (``erlang_c.py``) and the abandon
+    rules (``kpi_rules.sql``)."""
     con = duckdb.connect()
     con.execute(f"SET TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
     erlang_c.register_in_duckdb(con)
+    con.execute(KPI_RULES_SQL.read_text())
     return con
 
 

@@ -29,8 +29,7 @@ abandons AS (
     FROM calls
     WHERE call_date BETWEEN $first_day AND $last_day
       AND direction = 'inbound'
-      AND NOT answered
-      AND (waiting_seconds >= $short_abandon_seconds OR waiting_seconds IS NULL)
+      AND is_abandoned(answered, waiting_seconds, $short_abandon_seconds)
 ),
 followed AS (
     SELECT
