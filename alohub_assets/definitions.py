@@ -9,11 +9,12 @@ from alohub_assets.defs.operations import OPERATIONS_SENSORS, freshness_checks
 from alohub_assets.defs.recordings.jobs import call_recordings_job
 from alohub_assets.defs.recordings.sensors import recording_url_sensor
 from alohub_assets.defs.resources import (
-    KpiSettingsResource,
     RecordingPolicyResource,
     alohub_resource_from_env,
+    kpi_settings_resource,
     warehouse_resource_from_env,
 )
+from alohub_assets.defs.settings import CENTER_SETTINGS
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
@@ -25,9 +26,9 @@ defs = dg.Definitions(
     # a process per step takes.
     executor=dg.in_process_executor,
     resources={
-        "alohub": alohub_resource_from_env(),
+        "alohub": alohub_resource_from_env(CENTER_SETTINGS),
         "warehouse": warehouse_resource_from_env(),
         "recording_policy": RecordingPolicyResource(),
-        "kpi_settings": KpiSettingsResource(),
+        "kpi_settings": kpi_settings_resource(CENTER_SETTINGS),
     },
 )

@@ -15,6 +15,12 @@ from alohub_assets.api.client import (
     RetryPolicy,
 )
 from alohub_assets.api.rate_limit import DEFAULT_MARGIN_SECONDS
+from alohub_assets.settings import (
+    DEFAULT_SETTINGS,
+    CenterSettings,
+    HotlineSettings,
+    KpiSettings,
+)
 from alohub_assets.storage.layout import DEFAULT_DATA_DIR, Warehouse, data_dir_from_env
 from alohub_assets.storage.recordings import RecordingPolicy
 
@@ -69,6 +75,12 @@ class AloHubResource(dg.ConfigurableResource):
         default=PAGES_IN_FLIGHT,
         description="pages of one window read at once after page 1 (1 = one at a time)",
     )
+    intraday_overlap_minutes: int = Field(
+        default=DEFAULT_SETTINGS.intraday.overlap_minutes,
+        ge=0,
+        description="a refresh of today looks for changes this far before the previous "
+        "refresh's newest call (settings file: intraday.overlap_minutes)",
+    )
 
     def get_client(self) -> AloHubClient:
         """A new client with its own counters; the caller closes it."""
@@ -92,12 +104,14 @@ class AloHubResource(dg.ConfigurableResource):
         )
 
 
-def alohub_resource_from_env() -> AloHubResource:
-    """``ALOHUB_BASE_URL`` (default prod), ``ALOHUB_API_KEY``, ``ALOHUB_TENANT_ID`` (optional)."""
+def alohub_resource_from_env(settings: CenterSettings = DEFAULT_SETTINGS) -> AloHubResource:
+    """``ALOHUB_BASE_URL`` (default prod), ``ALOHUB_API_KEY``, ``ALOHUB_TENANT_ID`` (optional);
+    the intraday overlap from the settings file."""
     return AloHubResource(
         base_url=os.getenv("ALOHUB_BASE_URL") or DEFAULT_BASE_URL,
         api_key=dg.EnvVar("ALOHUB_API_KEY") if os.getenv("ALOHUB_API_KEY") else None,
         tenant_id=dg.EnvVar("ALOHUB_TENANT_ID") if os.getenv("ALOHUB_TENANT_ID") else None,
+        intraday_overlap_minutes=settings.intraday.overlap_minutes,
     )
 
 
@@ -151,27 +165,65 @@ class RecordingPolicyResource(dg.ConfigurableResource):
         )
 
 
+class HotlineConfig(dg.Config):
+    """One hotline's name and own thresholds (``hotlines`` of the settings file)."""
+
+    name: str | None = Field(default=None, description="shown instead of the number")
+    service_level_seconds: int | None = Field(
+        default=None, ge=0, description="this hotline's service-level threshold (else the kpi one)"
+    )
+    short_abandon_seconds: int | None = Field(
+        default=None, ge=0, description="this hotline's short-abandon threshold (else the kpi one)"
+    )
+
+
+_KPI = DEFAULT_SETTINGS.kpi
+
+
 class KpiSettingsResource(dg.ConfigurableResource):
     """Every threshold of the KPI tables in one place (vendors differ: they are settings, not
-    constants). The defaults reproduce ``daily_call_metrics`` as first defined."""
+    constants). Its defaults are the settings file's (``alohub_assets/settings``), which reproduce
+    ``daily_call_metrics`` as first defined; the code location binds the file's values
+    (``kpi_settings_resource``)."""
 
     service_level_seconds: int = Field(
-        default=20, description="answered within this many seconds (inclusive) meets the target"
+        default=_KPI.service_level_seconds,
+        ge=0,
+        description="answered within this many seconds (inclusive) meets the target",
     )
     short_abandon_seconds: int = Field(
-        default=5, description="unanswered calls that waited less are short abandons"
+        default=_KPI.short_abandon_seconds,
+        ge=0,
+        description="unanswered calls that waited less are short abandons",
     )
     interval_minutes: int = Field(
-        default=30, description="interval length of interval_call_metrics and staffing: 15, 30, 60"
+        default=_KPI.interval_minutes,
+        description="interval length of interval_call_metrics and staffing: 15, 30, 60",
     )
     after_call_work_seconds: float = Field(
-        default=0.0, ge=0, description="added to mean talk time to make the staffing AHT"
+        default=_KPI.after_call_work_seconds,
+        ge=0,
+        description="added to mean talk time to make the staffing AHT",
     )
     service_level_target: float = Field(
-        default=0.8, gt=0, lt=1, description="share of calls to answer within the threshold"
+        default=_KPI.service_level_target,
+        gt=0,
+        lt=1,
+        description="share of calls to answer within the threshold",
     )
     max_occupancy: float = Field(
-        default=0.85, gt=0, le=1, description="highest traffic / agents the staffing accepts"
+        default=_KPI.max_occupancy,
+        gt=0,
+        le=1,
+        description="highest traffic / agents the staffing accepts",
+    )
+    wait_buckets: list[int] = Field(
+        default=list(DEFAULT_SETTINGS.wait_buckets),
+        description="bucket starts in seconds of wait_time_distribution (0 first, increasing)",
+    )
+    hotlines: dict[str, HotlineConfig] = Field(
+        default_factory=dict,
+        description="inbound called number -> name and own thresholds (hotline tables)",
     )
 
     @field_validator("interval_minutes")
@@ -191,3 +243,33 @@ class KpiSettingsResource(dg.ConfigurableResource):
             "service_level_target": self.service_level_target,
             "max_occupancy": self.max_occupancy,
         }
+
+    def center_settings(self) -> CenterSettings:
+        """These values as the Dagster-free settings the storage code takes."""
+        return CenterSettings(
+            kpi=KpiSettings(
+                service_level_seconds=self.service_level_seconds,
+                short_abandon_seconds=self.short_abandon_seconds,
+                interval_minutes=self.interval_minutes,
+                after_call_work_seconds=float(self.after_call_work_seconds),
+                service_level_target=self.service_level_target,
+                max_occupancy=self.max_occupancy,
+            ),
+            wait_buckets=list(self.wait_buckets),
+            hotlines={
+                number: HotlineSettings(**entry.model_dump())
+                for number, entry in self.hotlines.items()
+            },
+        )
+
+
+def kpi_settings_resource(settings: CenterSettings) -> KpiSettingsResource:
+    """The resource holding a settings file's ``kpi``, ``wait_buckets`` and ``hotlines``."""
+    return KpiSettingsResource(
+        **settings.kpi.model_dump(),
+        wait_buckets=list(settings.wait_buckets),
+        hotlines={
+            number: HotlineConfig(**entry.model_dump())
+            for number, entry in settings.hotlines.items()
+        },
+    )
