@@ -64,6 +64,11 @@ WINDOW_ORIGINS = (
     "clock",  # fixed windows start at multiples of window_seconds on the clock
     "first_request",  # fixed windows are counted from the first request the sandbox saw
 )
+#: When a call shows in the list; the vendor document does not say.
+LISTINGS = (
+    "ended",  # once it has ended (and --list-delay seconds more: a reporting lag)
+    "started",  # from its start, with what is known so far: no end time until it has ended
+)
 
 
 @dataclass
@@ -79,6 +84,8 @@ class SandboxConfig:
     max_limit: int = 100  # the server quietly caps `limit` at this
     default_limit: int = 50
     recording_delay_seconds: float = 60.0
+    listing: str = "ended"  # LISTINGS
+    list_delay_seconds: float = 0.0  # "ended": a call shows this long after its end
     slow_seconds: float = 3.0
     fault_seed: int = 1
     faults: dict[str, float] = field(default_factory=dict)  # FAULT_KINDS -> probability
@@ -100,6 +107,8 @@ class SandboxState:
         self.rng = random.Random(config.fault_seed)
         self.forced_faults: list[str] = []  # tests queue faults for the next requests
         self.clock: Callable[[], float] = time.time  # rate windows; tests put a fake clock here
+        # Which calls have started or ended (list, detail); tests and the bench set the day's time.
+        self.now: Callable[[], datetime] = lambda: datetime.now(ICT)
 
     def recordings_ready(self) -> bool:
         return time.monotonic() - self.started >= self.config.recording_delay_seconds
@@ -363,7 +372,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         limit = min(limit, self.state.config.max_limit)
         if getattr(self, "fault", None) == "drift":
             self.state.store.add_late_call(start, end)
-        rows = self.state.store.list_rows(start, end, call_type, now=datetime.now(ICT))
+        config = self.state.config
+        rows = self.state.store.list_rows(
+            start,
+            end,
+            call_type,
+            now=self.state.now(),
+            listing=config.listing,
+            delay=timedelta(seconds=config.list_delay_seconds),
+        )
         phone = body.get("phoneNumber")
         if phone:
             rows = [r for r in rows if phone in (r["caller"], r["called"])]
@@ -374,7 +391,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if not is_valid_call_id(call_id):
             return 400, _body(False, "INVALID_INPUT", "callId incorrect format")
         call = self.state.store.find(call_id)
-        if call is None or call.end_time > datetime.now(ICT):
+        if call is None or call.end_time > self.state.now():
             return 404, _body(False, "NOT_FOUND", "Call log not found")
         return 200, _body(
             True, "SUCCESS", "SUCCESS", [call.detail(self.state.recordings_ready())], 1
@@ -492,6 +509,18 @@ def main(argv: list[str] | None = None) -> None:
         "--slow-rate", type=float, default=0.0, help="share of answers delayed by --slow-seconds"
     )
     parser.add_argument("--slow-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--list-calls",
+        choices=LISTINGS,
+        default="ended",
+        help="when a call shows in the list: once it has ended, or from its start (no end time yet)",
+    )
+    parser.add_argument(
+        "--list-delay",
+        type=float,
+        default=0.0,
+        help="with --list-calls ended: seconds between a call's end and its listing",
+    )
     parser.add_argument("--port-file", help="write the bound port here once listening")
     args = parser.parse_args(argv)
 
@@ -514,6 +543,8 @@ def main(argv: list[str] | None = None) -> None:
         window_origin=args.window_origin,
         latency_ms=args.latency_ms,
         recording_delay_seconds=args.recording_delay,
+        listing=args.list_calls,
+        list_delay_seconds=args.list_delay,
         slow_seconds=args.slow_seconds,
         faults={"fail_500": args.fail_rate, "drop": args.drop_rate, "slow": args.slow_rate},
     )
