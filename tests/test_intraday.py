@@ -10,16 +10,18 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from alohub_assets.api.records import ICT, local_today
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
+from alohub_assets.defs.ingest.schedules import INTRADAY_TAG, intraday_refresh_schedule
 from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse, call_logs_status
 from alohub_assets.storage.refresh import RefreshPolicy
 from tests import kpi_reference as ref
-from tests.support import pipeline_resources
+from tests.support import DAY, pipeline_resources
 
 
 def listed_by(calls: list[dict], moment: datetime, listing: str = "ended", delay=0) -> set[str]:
@@ -145,3 +147,41 @@ def test_every_refresh_holds_what_is_listed_whatever_the_listing(
         assert landed.refresh == (clock != "09:05")
     # ... and every one of them is listed as ended by a later refresh
     assert all(r["end_time"] is not None for r in rows if ended[r["call_id"]] <= moment)
+
+
+def test_the_intraday_schedule_asks_for_today_in_opening_hours_and_never_stacks_runs(tmp_path):
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))  # schedules need a stored instance
+
+    def tick(clock: str):
+        moment = datetime.combine(DAY, time.fromisoformat(clock), tzinfo=ICT)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=moment)
+        return intraday_refresh_schedule(context)
+
+    request = tick("10:45")
+    assert isinstance(request, dg.RunRequest)
+    assert request.partition_key == DAY.isoformat() and request.run_key.endswith("@1045")
+    assert request.tags[INTRADAY_TAG] == "intraday"
+    assert isinstance(tick("06:45"), dg.SkipReason)  # before opening
+    assert isinstance(tick("22:00"), dg.SkipReason)  # closed
+    # a run of the day still going on: the tick is skipped, not queued behind it
+    running = create_run_for_test(
+        instance,
+        job_name="daily_call_logs_job",
+        tags={"dagster/partition": DAY.isoformat()},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    skipped = tick("11:00")
+    assert isinstance(skipped, dg.SkipReason) and running.run_id in skipped.skip_message
+    assert isinstance(
+        intraday_refresh_schedule(
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=datetime.combine(
+                    DAY + timedelta(days=1), time(11), tzinfo=ICT
+                ),
+            )
+        ),
+        dg.RunRequest,
+    )  # another day's run does not hold today back
+    instance.report_run_failed(running)
+    assert isinstance(tick("11:15"), dg.RunRequest)

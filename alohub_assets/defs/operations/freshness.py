@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import dagster as dg
+from dagster._time import get_current_datetime  # Dagster's clock (frozen by its test utils)
 from dagster._utils.schedules import reverse_cron_string_iterator  # no public equivalent in 1.13
 
 from alohub_assets.api.records import ICT, LOCAL_TIMEZONE_NAME
@@ -183,7 +184,7 @@ def today_freshness(
 def evaluate_freshness(
     instance: dg.DagsterInstance, now: datetime | None = None
 ) -> Iterator[Freshness]:
-    now = now or datetime.now(ICT)
+    now = now or get_current_datetime()
     yield yesterday_freshness(instance, now, freshness_deadline())
     yield today_freshness(instance, now, CENTER_SETTINGS.intraday)
 
