@@ -50,7 +50,8 @@ WHERE in_progress AND start_time >= $from AND start_time < $to;
 -- The previous rows the new landing keeps: the day's calls starting outside every window just
 -- read, and rows whose start cannot be read (they cannot be placed in a window) unless the
 -- fresh read has the same row again. Calls of other days are left out (their own partition
--- has them).
+-- has them), and so are rows of the unfiltered read whose call a typed read has (the typed row
+-- gives the call its direction; the other is a repeat).
 CREATE OR REPLACE TEMP TABLE kept AS
 WITH windows AS (
     SELECT unnest(CAST($window_starts AS TIMESTAMPTZ[])) AS w_start,
@@ -58,7 +59,9 @@ WITH windows AS (
 )
 SELECT p.*
 FROM previous AS p
-WHERE CASE
+WHERE (source <> 'all' OR call_id IS NULL OR call_id NOT IN (
+        SELECT call_id FROM previous WHERE source <> 'all' AND call_id IS NOT NULL))
+  AND CASE
     WHEN start_time IS NULL
         THEN CAST(raw AS VARCHAR) NOT IN (SELECT CAST(raw AS VARCHAR) FROM fresh)
     ELSE start_time BETWEEN $day_start AND $day_end

@@ -7,8 +7,10 @@ in 10 s windows counted as fixed windows, a sliding log or a token bucket, 429 w
 connections, slow answers, gateway HTML, truncated bodies, ``success`` "0").
 
 Run it with ``uv run alohub-sandbox --port 8765``. Besides the API it serves, without auth and
-only for tests and the demo: ``GET /_sandbox/stats`` (requests by route and status) and
-``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls).
+only for tests, benchmarks and the demo: ``GET /_sandbox/stats`` (requests by route and status),
+``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls) and
+``POST /_sandbox/clock`` with ``{"now": "<ISO 8601>"}`` (the moment that decides which calls
+have started or ended; ``{"now": null}`` goes back to the real clock).
 """
 
 from __future__ import annotations
@@ -244,6 +246,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if LIST_ROUTE.match(path):
             self._api("list", lambda: self._list(raw))
+        elif path == "/_sandbox/clock":
+            self._set_clock(raw)
         else:
             self._send(404, _body(False, "NOT_FOUND", f"no route POST {path}"))
 
@@ -396,6 +400,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return 200, _body(
             True, "SUCCESS", "SUCCESS", [call.detail(self.state.recordings_ready())], 1
         )
+
+    def _set_clock(self, raw: bytes) -> None:
+        try:
+            value = json.loads(raw or b"{}").get("now")
+            moment = None if value is None else datetime.fromisoformat(value)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("give a time with its offset")
+        except (ValueError, AttributeError) as exc:
+            self._send(400, {"error": f'give {{"now": "<ISO 8601 with offset>"}}: {exc}'})
+            return
+        self.state.now = (lambda: moment) if moment else (lambda: datetime.now(ICT))
+        self._send(200, {"now": self.state.now().isoformat()})
 
     def _truth(self, query: dict[str, list[str]]) -> None:
         try:
