@@ -94,7 +94,7 @@ def plan_refresh(
     with _connection(previous_files) as con:
         newest_sql = compose(sql["newest_start"], table="previous")
         params = {"day_start": day_start, "day_end": day_end}
-        (newest,) = con.execute(newest_sql, bound(newest_sql, params)).fetchone()
+        ((newest,),) = con.execute(newest_sql, bound(newest_sql, params)).fetchall()
         if newest is None:
             return None
         recent = min(policy.recent, policy.overlap)
@@ -189,11 +189,13 @@ def keep_previous_rows(
         con.execute(sql["keep"], bound(sql["keep"], params))
         write = compose(sql["write_kept"], target=sql_literal(target))
         con.execute(write, bound(write, params))
-        rows, newest_kept = con.execute(
+        ((rows, newest_kept),) = con.execute(
             sql["kept_summary"], bound(sql["kept_summary"], params)
-        ).fetchone()
+        ).fetchall()
         newest_fresh_sql = compose(sql["newest_start"], table="fresh")
-        (newest_fresh,) = con.execute(newest_fresh_sql, bound(newest_fresh_sql, params)).fetchone()
+        ((newest_fresh,),) = con.execute(
+            newest_fresh_sql, bound(newest_fresh_sql, params)
+        ).fetchall()
     if not rows:
         target.unlink(missing_ok=True)
     newest = max((t for t in (newest_kept, newest_fresh) if t is not None), default=None)

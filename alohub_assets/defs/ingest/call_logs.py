@@ -96,7 +96,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
             calls_sql = compose(sql["pseudonymize"], call_logs=calls_sql)
             rejected_sql = compose(sql["withhold_raw_rows"], rejected=rejected_sql)
             params |= hmac_pads(pii_key)
-        (newest,) = con.execute(sql["newest_start"], {"day": day}).fetchone()
+        ((newest,),) = con.execute(sql["newest_start"], {"day": day}).fetchall()
         manifest = landing_manifest(warehouse, day) or {}
         status = {
             CALL_LOGS_FETCHED_AT: manifest.get("fetched_at") or "",
