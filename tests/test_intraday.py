@@ -20,6 +20,7 @@ from alohub_assets.defs.ingest.schedules import INTRADAY_TAG, intraday_refresh_s
 from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse, call_logs_status
 from alohub_assets.storage.refresh import RefreshPolicy
+from alohub_dev.sandbox.calls import SandboxCall
 from tests import kpi_reference as ref
 from tests.support import DAY, pipeline_resources
 
@@ -185,3 +186,51 @@ def test_the_intraday_schedule_asks_for_today_in_opening_hours_and_never_stacks_
     )  # another day's run does not hold today back
     instance.report_run_failed(running)
     assert isinstance(tick("11:15"), dg.RunRequest)
+
+
+def test_a_long_call_ending_after_a_refresh_is_found_by_counting_the_overlap(
+    make_sandbox, tmp_path
+):
+    """A call that started an hour before the previous refresh and ended after it is not in the
+    re-read tail: the overlap's count differs, the part holding it is found by halving and read
+    again. One that started before the overlap is missed until a full read, as documented."""
+    today = local_today()
+    sandbox = make_sandbox(first_day=today, last_day=today, calls_per_day=3000)
+
+    def at(clock: str) -> datetime:
+        return datetime.combine(today, time.fromisoformat(clock), tzinfo=ICT)
+
+    def long_call(start: str, end: str, suffix: str) -> str:
+        model = next(c for c in sandbox.store.calls_on(today) if c.call_type == "0" and c.answered)
+        call = SandboxCall(
+            **{
+                **model.__dict__,
+                "call_id": f"{at(start):%Y%m%d%H%M%S}-LONG{suffix}-001",
+                "start_time": at(start),
+                "first_ring_time": at(start),
+                "first_connect_time": at(start) + timedelta(seconds=20),
+                "end_time": at(end),
+            }
+        )
+        sandbox.store.add_call(call)
+        return call.call_id
+
+    within = long_call("08:20", "09:30", "IN")  # in the overlap of the 09:35 refresh
+    before = long_call("06:00", "09:30", "OUT")  # before it (overlap 120 min from ~09:19)
+    store = Warehouse.at(tmp_path)
+    policy = RefreshPolicy(overlap=timedelta(minutes=120))
+    for clock in ("09:20", "09:35"):
+        sandbox.set_time(at(clock))
+        with sandbox.client(rate_state_path=":memory:") as client:
+            landed = land_call_logs(client, store, today, refresh=policy)
+        build_call_logs(store, today)
+    ids = set(pq.read_table(store.call_logs_file(today)).column("call_id").to_pylist())
+    assert within in ids and before not in ids
+    assert len(landed.windows) == 2  # the tail and the part of the overlap holding the call
+    assert landed.windows[0][0] < at("08:20") <= landed.windows[0][1] < at("09:00")
+    # the next full read (the 02:00 run, or the run tag alohub/read: full) has it
+    with sandbox.client(rate_state_path=":memory:") as client:
+        land_call_logs(client, store, today)
+    build_call_logs(store, today)
+    ids = set(pq.read_table(store.call_logs_file(today)).column("call_id").to_pylist())
+    assert {within, before} <= ids

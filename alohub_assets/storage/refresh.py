@@ -127,14 +127,12 @@ def changed_parts(
     while a part holds more than two pages of rows."""
     found: list[tuple[datetime, datetime]] = []
 
-    def look(start: datetime, end: datetime, counted: int | None = None) -> None:
+    def look(start: datetime, end: datetime) -> None:
         if end <= start:
             return
         held = plan.rows_between(start, end)
-        unfinished = plan.unfinished_between(start, end)
-        if not unfinished:
-            server = counted if counted is not None else client.count_call_logs(start, end - SECOND)
-            if server == held:
+        if not plan.unfinished_between(start, end):
+            if client.count_call_logs(start, end - SECOND) == held:
                 return
         if held <= 2 * page_size or end - start <= SMALLEST_PART:
             found.append((start, end - SECOND))
