@@ -17,6 +17,8 @@ from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.schedules import INTRADAY_TAG, intraday_refresh_schedule
+from alohub_assets.defs.kpi_mart.build import write_table_partitions
+from alohub_assets.defs.resources import KpiSettingsResource
 from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse, call_logs_status
 from alohub_assets.storage.refresh import RefreshPolicy
@@ -144,7 +146,24 @@ def test_every_refresh_holds_what_is_listed_whatever_the_listing(
         going_on = {r["call_id"] for r in rows if r["end_time"] is None}
         assert all(ended[i] > moment for i in going_on)
         if listing == "started":
-            assert going_on  # some calls are listed unfinished ...
+            assert going_on  # some calls are listed unfinished: offered, not yet abandoned
+            write_table_partitions(
+                store, "daily_call_metrics", today, today, KpiSettingsResource().sql_parameters()
+            )
+            (day,) = [
+                r
+                for r in pq.read_table(
+                    store.partition_file("daily_call_metrics", today)
+                ).to_pylist()
+                if r["direction"] == "inbound"
+            ]
+            waiting = sum(
+                1
+                for r in rows
+                if r["direction"] == "inbound" and r["end_time"] is None and not r["answered"]
+            )
+            settled = day["answered_calls"] + day["abandoned_calls"] + day["short_abandoned_calls"]
+            assert settled + waiting == day["offered_calls"]
         assert landed.refresh == (clock != "09:05")
     # ... and every one of them is listed as ended by a later refresh
     assert all(r["end_time"] is not None for r in rows if ended[r["call_id"]] <= moment)
@@ -188,14 +207,17 @@ def test_the_intraday_schedule_asks_for_today_in_opening_hours_and_never_stacks_
     assert isinstance(tick("11:15"), dg.RunRequest)
 
 
-def test_a_long_call_ending_after_a_refresh_is_found_by_counting_the_overlap(
-    make_sandbox, tmp_path
+@pytest.mark.parametrize("listing", ["ended", "started"])
+def test_a_long_call_ending_after_a_refresh_is_found_in_the_overlap(
+    make_sandbox, tmp_path, listing
 ):
     """A call that started an hour before the previous refresh and ended after it is not in the
-    re-read tail: the overlap's count differs, the part holding it is found by halving and read
-    again. One that started before the overlap is missed until a full read, as documented."""
+    re-read tail. Listed once ended: the overlap's count differs; listed from its start: the
+    previous landing holds it unfinished. Either way the part holding it is found by halving
+    and read again. One that started before the overlap is missed (not listed, or still shown
+    unfinished) until a full read, as documented."""
     today = local_today()
-    sandbox = make_sandbox(first_day=today, last_day=today, calls_per_day=3000)
+    sandbox = make_sandbox(first_day=today, last_day=today, calls_per_day=3000, listing=listing)
 
     def at(clock: str) -> datetime:
         return datetime.combine(today, time.fromisoformat(clock), tzinfo=ICT)
@@ -219,18 +241,23 @@ def test_a_long_call_ending_after_a_refresh_is_found_by_counting_the_overlap(
     before = long_call("06:00", "09:30", "OUT")  # before it (overlap 120 min from ~09:19)
     store = Warehouse.at(tmp_path)
     policy = RefreshPolicy(overlap=timedelta(minutes=120))
+
+    def ended_by_call() -> dict[str, bool]:
+        build_call_logs(store, today)
+        rows = pq.read_table(store.call_logs_file(today)).to_pylist()
+        return {r["call_id"]: r["end_time"] is not None for r in rows}
+
     for clock in ("09:20", "09:35"):
         sandbox.set_time(at(clock))
         with sandbox.client(rate_state_path=":memory:") as client:
             landed = land_call_logs(client, store, today, refresh=policy)
-        build_call_logs(store, today)
-    ids = set(pq.read_table(store.call_logs_file(today)).column("call_id").to_pylist())
-    assert within in ids and before not in ids
+    calls = ended_by_call()
+    assert calls.get(within) is True
+    assert calls.get(before) is (None if listing == "ended" else False)
     assert len(landed.windows) == 2  # the tail and the part of the overlap holding the call
     assert landed.windows[0][0] < at("08:20") <= landed.windows[0][1] < at("09:00")
-    # the next full read (the 02:00 run, or the run tag alohub/read: full) has it
+    # the next full read (the 02:00 run, or the run tag alohub/read: full) has it whole
     with sandbox.client(rate_state_path=":memory:") as client:
         land_call_logs(client, store, today)
-    build_call_logs(store, today)
-    ids = set(pq.read_table(store.call_logs_file(today)).column("call_id").to_pylist())
-    assert {within, before} <= ids
+    calls = ended_by_call()
+    assert calls[within] is True and calls[before] is True
