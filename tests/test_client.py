@@ -22,7 +22,7 @@ from alohub_assets.api.client import (
     RetryPolicy,
 )
 from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
-from alohub_assets.api.records import local_day_window
+from alohub_assets.api.records import ICT, local_day_window
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
@@ -84,6 +84,36 @@ def test_server_cap_on_limit_does_not_end_paging(make_sandbox):
         rows = list_call_logs(client, start, end)
     assert set(r["callId"] for r in rows) == set(day_ids(sandbox))
     assert client.stats.pages == -(-len(rows) // 30)
+
+
+def truth_rows(sandbox, day: date = DAY) -> list[dict]:
+    """The rows the sandbox serves for the day, in its order (what one huge page would hold)."""
+    return sandbox.store.list_rows(*local_day_window(day), None, now=datetime.now(ICT))
+
+
+@pytest.mark.parametrize("pages_in_flight", [1, 8])
+def test_a_short_page_before_total_record_rereads_the_window(make_sandbox, pages_in_flight):
+    """Page 2 comes back with half its rows although totalRecord says more match. Paging may
+    end neither on that page nor on the empty page past the rows it got: the window is read
+    again, and every row lands once."""
+    sandbox = make_sandbox()
+    sandbox.server.state.forced_faults = [None, "short_page"]  # the 2nd request of the read
+    sink = ListSink()
+    with sandbox.client(pages_in_flight=pages_in_flight) as client:
+        result = client.read_window(*local_day_window(DAY), sink)
+    assert result.rereads == 1 and client.stats.window_rereads == 1
+    assert sink.rows == truth_rows(sandbox)
+    assert result.rows == result.total_record == len(sink.rows)
+
+
+def test_pages_that_keep_coming_back_short_are_a_clear_error(make_sandbox):
+    sandbox = make_sandbox(faults={"short_page": 1.0})
+    sink = ListSink()
+    with sandbox.client(max_window_rereads=2) as client, pytest.raises(AloHubPagingError) as info:
+        client.read_window(*local_day_window(DAY), sink)
+    assert "came back short" in str(info.value) and "was empty with" in str(info.value)
+    assert sink.rows == []  # nothing is passed off as the whole window
+    assert client.stats.window_rereads == 3
 
 
 def test_filters_by_call_type_and_phone(sandbox):

@@ -291,8 +291,9 @@ class AloHubClient:
         """Reads every page of [start, end] (both inclusive, by call start) into ``sink``.
 
         Paging stops when the rows received reach ``totalRecord``, never on a short page (a
-        server may cap ``limit``). If ``totalRecord`` moves while paging, the pages already
-        written are discarded and the window is read again, up to ``max_window_rereads`` times.
+        server may cap ``limit``). If ``totalRecord`` moves while paging, or an empty page comes
+        before the rows reach it (a page came back short), the pages already written are
+        discarded and the window is read again, up to ``max_window_rereads`` times.
         """
         body = list_request_body(start, end, self.page_size, call_type, phone_number)
         rereads = 0
@@ -304,7 +305,8 @@ class AloHubClient:
                 rereads += 1
                 self.stats.add(window_rereads=1)
                 log.warning(
-                    "AloHub window %s..%s changed while paging (%s); reading it again",
+                    "AloHub window %s..%s changed or came back short while paging (%s); "
+                    "reading it again",
                     body["callStartTime"],
                     body["callEndtime"],
                     changed.detail,
@@ -312,8 +314,9 @@ class AloHubClient:
                 if rereads > self.max_window_rereads:
                     raise AloHubPagingError(
                         f"the window {body['callStartTime']}..{body['callEndtime']} kept changing "
-                        f"while it was paged ({changed.detail}); gave up after {rereads - 1} "
-                        "re-reads. Try again later, when the day's calls have settled."
+                        f"or came back short while it was paged ({changed.detail}); gave up "
+                        f"after {rereads - 1} re-reads. Try again later, when the day's calls "
+                        "have settled."
                     ) from None
                 continue
             self.stats.add(total_record=total)
