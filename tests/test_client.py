@@ -181,6 +181,30 @@ def test_429_waits_retry_after_then_continues(make_sandbox):
     assert client.stats.seconds_slept == clock.now - 1_000_000.0 >= 2.0  # all on the fake clock
 
 
+def test_the_client_paces_to_the_vendors_10_s_window(make_sandbox):
+    """The client as the pipeline builds it (no window given: the vendor's "limit/10s") against
+    4 requests per sliding 10 s window, on one simulated clock: the pacer it makes meets at
+    most the one 429 with which it learns how the window is counted, and loses no window. Handed
+    a shorter window it would send too early (429s); a longer one, it would wait for nothing."""
+    sandbox = make_sandbox(
+        tenant_limit=4, route_limit=4, window_seconds=10.0, rate_window="sliding"
+    )
+    clock = FakeClock()
+    sandbox.server.state.clock = clock.time
+    # One page at a time: every wait is then one sleep on the simulated clock.
+    with sandbox.client(
+        page_size=25, pages_in_flight=1, clock=clock.time, sleep=clock.sleep
+    ) as client:
+        rows = list_call_logs(client, *local_day_window(DAY))
+    assert rows == truth_rows(sandbox)
+    served = sandbox.requests()
+    assert served.get("list:429", 0) <= 1
+    # Simulated seconds (the schedule the pacer chose, not a measured duration) against the
+    # bound: 4 requests at the start of each window.
+    bound = 10.0 * ((served["list:200"] - 1) // 4)
+    assert bound >= 30 and clock.now - 1_000_000.0 <= 1.1 * bound
+
+
 def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):
     sandbox = make_sandbox(slow_seconds=1.5)
     sandbox.server.state.forced_faults = ["drop", "slow", "html_502", "truncate", "success_0"]

@@ -205,7 +205,10 @@ def list_request_body(
 
 
 class AloHubClient:
-    """Talks to one AloHub tenant. Thread-safe; use as a context manager or call ``close()``."""
+    """Talks to one AloHub tenant. Thread-safe; use as a context manager or call ``close()``.
+
+    ``sleep`` and ``clock`` replace the real ones (tests run the pacer and the retries on a
+    simulated clock); ``pacer`` replaces the shared pacer the client otherwise makes."""
 
     def __init__(
         self,
@@ -225,6 +228,7 @@ class AloHubClient:
         rate_state_path: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         if not api_key:
             raise AloHubConfigError(
@@ -251,6 +255,7 @@ class AloHubClient:
             rate_window_seconds,
             rate_margin_seconds,
             rate_state_path,
+            clock,
         )
         headers = {"X-Api-Key": api_key, "Accept": "application/json"}
         if self.tenant_id:
@@ -572,6 +577,7 @@ def _shared_pacer(
     window_seconds: float,
     margin_seconds: float,
     state_path: str | None,
+    clock: Callable[[], float] | None = None,
 ) -> QuotaPacer:
     """The tenant's pacer, its state in a SQLite file every process of this machine shares
     (``rate_state_path``, else ``ALOHUB_RATE_STATE_PATH``, else the temp folder)."""
@@ -580,7 +586,12 @@ def _shared_pacer(
         store: MemoryQuotaStore | SqliteQuotaStore = MemoryQuotaStore()
     else:
         store = SqliteQuotaStore(Path(path), quota_key(base_url, tenant))
-    return QuotaPacer(store, window_seconds=window_seconds, margin_seconds=margin_seconds)
+    return QuotaPacer(
+        store,
+        window_seconds=window_seconds,
+        margin_seconds=margin_seconds,
+        clock=clock or time.time,
+    )
 
 
 def _check_page_shape(payload: dict) -> None:
