@@ -20,8 +20,8 @@ SECRET, SETTING = "secret", "setting"
 #: Every variable the code location and its runs read, and whether it is a secret. Each one must
 #: be in the Compose environment (from deploy/env.example), in the Docker run launcher's env_vars
 #: and in the code location's env of the Helm values (a secret there only as a secretKeyRef).
-#: ALOHUB_SETTINGS_FILE and ALOHUB_RATE_STATE_URL (+ PGPASSWORD, libpq's password variable) are
-#: listed ahead of the code that reads them (issue 20, item 4, and the settings-file issue).
+#: ALOHUB_RATE_STATE_URL comes with PGPASSWORD, libpq's password variable, which psycopg2 reads
+#: for the pacer's state in Postgres (api/rate_limit.py).
 WIRED: dict[str, str] = {
     "ALOHUB_API_KEY": SECRET,
     "ALOHUB_TENANT_ID": SECRET,
