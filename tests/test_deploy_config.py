@@ -134,15 +134,17 @@ def test_deploy_instance_runs_on_postgres_with_the_queue_pool_limits_and_s3_logs
     assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
     concurrency = instance.get_concurrency_config()
     assert concurrency.run_queue_config.max_concurrent_runs == 4
-    # Every pool the pipeline's steps claim (alohub_api: one tenant's quota) gets its limit
-    # from this instance before an operator sets one, in Postgres, for every process.
+    # Every pool the pipeline's steps claim (alohub_api: one tenant's quota, paced from one
+    # Postgres record by every run) gets its limit from this instance before an operator sets
+    # one, in Postgres, for every process.
     from alohub_assets.definitions import defs
 
     pools = set().union(*(node.pools or set() for node in defs.resolve_asset_graph().asset_nodes))
     assert "alohub_api" in pools
     for pool in pools:
         instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
-        assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 1, pool
+        slots = instance.event_log_storage.get_concurrency_info(pool).slot_count
+        assert slots == concurrency.pool_config.default_pool_limit == 4, pool
 
     # The instance stores runs and events in Postgres: a materialization is read back.
     @dg.asset
@@ -373,7 +375,12 @@ def test_compose_long_running_services_restart_and_have_healthchecks():
 
 def test_compose_migrates_the_instance_before_any_dagster_service():
     services = compose()["services"]
-    assert services["migrate"]["command"] == ["dagster", "instance", "migrate"]
+    slots = instance_config()["concurrency"]["pools"]["default_limit"]
+    assert services["migrate"]["command"] == [
+        "sh",
+        "-c",
+        f"dagster instance migrate && dagster instance concurrency set alohub_api {slots}",
+    ]
     assert services["migrate"]["restart"] == "no"
     for name in DAGSTER_SERVICES:
         condition = services[name]["depends_on"]["migrate"]["condition"]
