@@ -48,16 +48,16 @@ def hotline_rows(ctx: ui.Context, day: date, version: str) -> pd.DataFrame:
     """The day's hotlines, plus the hotlines of the settings file that had no call (zeros)."""
     rows = ctx.read("hotline_day", "hotline_call_metrics", [day], version, day=day)
     configured = pd.DataFrame(ctx.settings.hotline_thresholds())
-    if not configured.empty:
-        known = set(rows["hotline_name"]) if not rows.empty else set()
-        quiet = configured[~configured["hotline_name"].isin(known)]
-        quiet = quiet.assign(offered_calls=0, answered_calls=0)
-        rows = (
-            pd.concat([rows, quiet[[*quiet.columns.intersection(rows.columns)]]])
-            if not rows.empty
-            else quiet
-        )
-    return rows.reset_index(drop=True)
+    if configured.empty:
+        return rows
+    if rows.empty:
+        rows = pd.DataFrame(columns=["hotline", "hotline_name"])
+    # Under the PII option a day's hotline is a token: the configured name finds it then.
+    seen = configured["hotline"].isin(rows["hotline"]) | configured["hotline_name"].isin(
+        rows["hotline_name"]
+    )
+    quiet = configured[~seen].assign(offered_calls=0, answered_calls=0)
+    return pd.concat([rows, quiet], ignore_index=True) if not rows.empty else quiet
 
 
 def tiles(ctx: ui.Context, rows: pd.DataFrame) -> None:
