@@ -237,13 +237,16 @@ def test_trends_per_hotline_over_the_range(app, mart, language):
             last - timedelta(days=1),
         )
     )
-    offered = lambda: dict(
-        zip(
-            at.dataframe[0].value[t("column.hotline")],
-            at.dataframe[0].value[t("column.offered")],
-            strict=True,
+
+    def offered():
+        return dict(
+            zip(
+                at.dataframe[0].value[t("column.hotline")],
+                at.dataframe[0].value[t("column.offered")],
+                strict=True,
+            )
         )
-    )  # noqa: E731
+
     assert offered() == expected_two
     at.run()
     assert tuple(at.date_input[0].value) == (last - timedelta(days=1), last)
