@@ -50,8 +50,9 @@ report: install  ## the report notebook, executed on ./data (after make demo), a
 	ALOHUB_DATA_DIR=$${ALOHUB_DATA_DIR:-$(CURDIR)/data} $(UV) run jupyter nbconvert --to html --execute \
 	  notebooks/call_center_report.ipynb --output-dir $${ALOHUB_DATA_DIR:-$(CURDIR)/data}
 
-screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
+screenshot: install browser  ## refresh docs/images/asset-graph.png and dashboard-{vi,en}.png from the browser tests
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
+	ALOHUB_SCREENSHOT_DIR=$(CURDIR)/docs/images $(UV) run pytest -q tests/test_dashboard_browser.py
 
 bench: install  ## every benchmark, each file from one run (about half an hour; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
