@@ -405,13 +405,15 @@ def mart_rebuild(data_dir: str, first_day: str, days: int) -> dict:
     """Full rebuild of every KPI table as a single-run backfill does it (one query per table for
     all the days), then the update of one day, as a daily run does it; default KPI settings."""
     from alohub_assets.defs.kpi_mart.build import kpi_tables, write_table_partitions
+    from alohub_assets.defs.kpi_mart.hotlines import hotline_parameters
     from alohub_assets.defs.resources import KpiSettingsResource
     from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
     first = date.fromisoformat(first_day)
     last = first + timedelta(days=days - 1)
-    settings = KpiSettingsResource().sql_parameters()
+    # The hotline tables take the settings file's hotlines too (none: names are the numbers).
+    settings = hotline_parameters(KpiSettingsResource(), None)
     per_table = {}
     started, cpu = time.perf_counter(), time.process_time()
     for table in kpi_tables():
