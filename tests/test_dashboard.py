@@ -23,6 +23,7 @@ from alohub_assets.settings import IntradaySettings, load_settings
 from alohub_dashboard.i18n import LANGUAGES, Texts, catalog, placeholders
 from alohub_dashboard.mart import MartReader
 from alohub_dashboard.refresh import next_refresh
+from bench.dashboard import app_test
 from tests.dashboard_mart import build_mart, mark_in_progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def app(monkeypatch, settings_file):
 
     def make(data_dir, language: str | None = None) -> AppTest:
         monkeypatch.setenv("ALOHUB_DATA_DIR", str(data_dir))
-        at = AppTest.from_file(str(APP), default_timeout=60)
+        at = app_test(APP, timeout=60)
         if language:
             at.query_params["lang"] = language
         return at
