@@ -63,7 +63,11 @@ def planned(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("planning")
     resources = {
         **pipeline_resources(sandbox, data_dir),
-        "planning_settings": PlanningSettingsResource(closed_days=[CLOSED.isoformat()]),
+        # Settings a center might choose, so that each one shows in the plan.
+        "kpi_settings": KpiSettingsResource(max_occupancy=0.25),
+        "planning_settings": PlanningSettingsResource(
+            closed_days=[CLOSED.isoformat()], shrinkage=0.45
+        ),
     }
     try:
         for day in (D1, D2):
@@ -153,10 +157,11 @@ def test_staffing_plan_sizes_each_forecast_interval(planned):
     for _, day, start, hotline, aht, traffic, agents_c, agents_a, sl, abandon, scheduled in rows:
         calls = forecast[(day, start, hotline)]
         assert aht > 0 and traffic == pytest.approx(calls * aht / 1800)
-        assert agents_c == erlang_c.required_agents(traffic, aht, 20, 0.8, 0.85).agents
+        assert agents_c == erlang_c.required_agents(traffic, aht, 20, 0.8, 0.25).agents
         assert 1 <= agents_a <= agents_c
         assert sl >= 0.8 and 0 <= abandon < 1
-        assert scheduled == math.ceil(round(agents_a / 0.7, 9))
+        assert scheduled == math.ceil(round(agents_a / (1 - 0.45), 9))
+    assert max(r[7] for r in rows) >= 2  # busy enough for the shrinkage to round differently
     meta = planned["made"].asset_materializations_for_node("staffing_plan")[0].metadata
     assert set(meta["patience_seconds"].value) == {r[3] for r in rows}
 
