@@ -21,6 +21,7 @@ from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.resources import (
     AloHubResource,
     KpiSettingsResource,
+    PlanningSettingsResource,
     RecordingPolicyResource,
     WarehouseResource,
 )
@@ -38,6 +39,7 @@ def run_pipeline(days: list[date], data_dir: Path, base_url: str) -> None:
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": RecordingPolicyResource(),
         "kpi_settings": KpiSettingsResource(),
+        "planning_settings": PlanningSettingsResource(),
     }
     instance = dg.DagsterInstance.get()
     for number, day in enumerate(days, start=1):

@@ -15,6 +15,9 @@ ASSETS = {
     "agent_daily_load",
     "hourly_call_volume",
     "call_recordings",
+    "call_volume_forecast",
+    "staffing_plan",
+    "forecast_accuracy",
 }
 CHECKS = {
     ("call_logs", "call_id_unique_and_not_null"),
