@@ -95,3 +95,21 @@ def test_report_renders_every_section_and_the_commit():
     assert "| x | a: 1 | t | yes |" in text and "| y | why | t | n/a |" in text
     assert "## one" in text and "## two" in text
     assert bench.commit_stamp().split()[0] in text and bench.commit_stamp() != "unknown"
+
+
+def test_forecast_benchmark_builds_the_plan_and_scores_every_model_alike(tmp_path):
+    from bench import forecast as forecast_bench
+
+    size = forecast_bench.QUICK
+    result = forecast_bench.run(size, tmp_path / "data")
+    timing = result["timing"]
+    assert timing["forecast_rows"] == timing["plan_rows"] == 14 * 48 * (size.hotlines + 1)
+    wape = result["backtest"]["wape"]
+    # The benchmark's own scoring agrees with the forecast asset's backtest.
+    official = result["official"]
+    assert wape["method"]["*"] == pytest.approx(official.method_wape["*"])
+    assert wape["naive"]["*"] == pytest.approx(official.naive_wape["*"])
+    text = forecast_bench.write_report(
+        result, "abc123", "python -m bench.forecast", tmp_path / "r.md"
+    )
+    assert "abc123" in text and "seasonal naive" in text
