@@ -222,6 +222,9 @@ def _body(success: bool, code: str, message: str, data: list | None = None, tota
 class SandboxHandler(BaseHTTPRequestHandler):
     server_version = "AloHubSandbox/1.0"
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: without this, Nagle's algorithm and the client's delayed
+    # ACK hold every answer ~40 ms.
+    disable_nagle_algorithm = True
 
     @property
     def state(self) -> SandboxState:
