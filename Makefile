@@ -52,7 +52,7 @@ screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI 
 
 bench: install  ## every benchmark, each file from one run (about half an hour; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
-	$(UV) run --no-sync python -m bench.run         # -> docs/benchmarks.md (rate limits, ingestion, transform, mart, CLI)
+	$(UV) run --no-sync python -m bench.run         # -> docs/benchmarks.md (rate limits, ingestion, transform, mart, CLI, intraday)
 	$(UV) run --no-sync python -m bench.kpi_year    # -> docs/benchmarks-kpi-year.md (a year of every KPI table)
 	$(UV) run --no-sync python -m bench.scale_out   # -> docs/benchmarks-scale-out.md (4-run backfill old vs new mart, local vs S3)
 	$(UV) run --no-sync python -m bench.forecast    # -> docs/benchmarks-forecast.md (backtest vs seasonal naive and Holt-Winters; forecast + plan time)

@@ -28,11 +28,12 @@ from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.resources import (
     AloHubResource,
-    KpiSettingsResource,
-    PlanningSettingsResource,
     RecordingPolicyResource,
     WarehouseResource,
+    kpi_settings_resource,
+    planning_settings_resource,
 )
+from alohub_assets.settings import load_settings
 from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse, data_dir_from_env
 from alohub_assets.storage.mart import open_mart
@@ -49,13 +50,24 @@ INBOUND_PER_DAY = 150
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def demo_settings():
+    """The settings file (``ALOHUB_SETTINGS_FILE`` or ``./alohub.yaml``), else the example."""
+    settings = load_settings()
+    if settings.hotlines:
+        return settings
+    return load_settings(Path(__file__).resolve().parents[1] / "alohub.example.yaml")
+
+
 def demo_resources(data_dir: Path, base_url: str) -> dict:
+    settings = demo_settings()
     return {
         "alohub": AloHubResource(base_url=base_url, api_key=DEFAULT_API_KEY),
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": RecordingPolicyResource(),
-        "kpi_settings": KpiSettingsResource(),
-        "planning_settings": PlanningSettingsResource(),
+        # the center's settings file when there is one (./alohub.yaml), else the example's
+        # hotlines, so that the demo shows hotline names and targets
+        "kpi_settings": kpi_settings_resource(settings),
+        "planning_settings": planning_settings_resource(settings),
     }
 
 
@@ -178,10 +190,11 @@ def print_plan(warehouse: Warehouse, as_of: date, day: date) -> None:
         )
 
 
-def print_kpis(warehouse: Warehouse, first: date, last: date) -> None:
+def print_kpis(warehouse: Warehouse, first: date, last: date, settings) -> None:
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
         print(
-            "\nQueue KPIs per day (service level: answered within 20 s / offered - short abandons)"
+            "\nQueue KPIs per day (service level: answered within "
+            f"{settings.kpi.service_level_seconds} s / offered - short abandons)"
         )
         print(
             con.sql(
@@ -219,6 +232,32 @@ def print_kpis(warehouse: Warehouse, first: date, last: date) -> None:
             .fetchdf()
             .to_string(index=False)
         )
+        print(
+            f"\nHotlines on {last} (service level against each hotline's own target, settings "
+            "file `hotlines`)"
+        )
+        print(
+            con.sql(
+                """
+                SELECT hotline_name AS hotline, offered_calls AS offered,
+                       answered_calls AS answered,
+                       round(service_level * 100, 1) AS "service level %",
+                       service_level_seconds AS "target s",
+                       round(abandon_rate * 100, 1) AS "abandon %",
+                       round(asa_seconds, 1) AS "ASA s", round(wait_p90_seconds, 1) AS "p90 wait s"
+                FROM hotline_call_metrics
+                WHERE date = $last
+                ORDER BY offered_calls DESC
+                """,
+                params={"last": last},
+            )
+            .fetchdf()
+            .to_string(index=False)
+        )
+        ((waiting,),) = con.execute(
+            "SELECT count(*) FROM callback_worklist WHERE date = $last", {"last": last}
+        ).fetchall()
+        print(f"{waiting} callers who hung up on {last} were not reached by the end of the data")
         print(f"\nRecording URLs of the calls, {first} to {last} (the calls view)")
         print(
             con.sql(
@@ -264,7 +303,7 @@ def main() -> None:
     finally:
         server.stop()
     warehouse = Warehouse.at(data_dir)
-    print_kpis(warehouse, days[0], days[-1])
+    print_kpis(warehouse, days[0], days[-1], demo_settings())
     print_plan(warehouse, last, today + timedelta(days=1))
     print(
         f"""

@@ -30,6 +30,7 @@ from bench.common import (
     run_worker,
     sandbox_process,
 )
+from bench.intraday import QUICK_INTRADAY, IntradaySizes, run_intraday
 from bench.rate_limits import QUICK_RATE, RateSizes, run_rate_limits
 
 FIRST_DAY = date(2026, 10, 1)
@@ -370,10 +371,12 @@ def run_pipeline(sizes: Sizes, only: tuple[str, ...] = PIPELINE_STEPS) -> list[R
 SECTIONS: dict[str, Callable[[bool], list[Result]]] = {
     "rate_limits": lambda quick: run_rate_limits(QUICK_RATE if quick else RateSizes()),
     "pipeline": lambda quick: run_pipeline(QUICK if quick else Sizes()),
+    "intraday": lambda quick: run_intraday(QUICK_INTRADAY if quick else IntradaySizes()),
 }
 SECTION_TITLES = {
     "rate_limits": "Rate limits as servers count them (one day, 10 requests per 10 s)",
     "pipeline": "Pipeline: backfill at a 1 s window, transform, memory, mart, end to end",
+    "intraday": "Refreshing today: requests of a refresh against a full read of the day so far",
 }
 
 

@@ -302,3 +302,159 @@ def abandon_callbacks(
         "median_minutes_to_recovery": percentile(minutes, 0.5),
         "complete": day + timedelta(days=1) in calls_by_day,
     }
+
+
+# ------------------------------------------------------------------------ per hotline
+
+
+@dataclass(frozen=True)
+class Hotline:
+    """A hotline's entry in the settings file; None: the kpi default applies."""
+
+    name: str | None = None
+    service_level_seconds: int | None = None
+    short_abandon_seconds: int | None = None
+
+
+def thresholds(number: str, s: Settings, hotlines: dict[str, Hotline]) -> Settings:
+    entry = hotlines.get(number, Hotline())
+    return Settings(
+        service_level_seconds=entry.service_level_seconds
+        if entry.service_level_seconds is not None
+        else s.service_level_seconds,
+        short_abandon_seconds=entry.short_abandon_seconds
+        if entry.short_abandon_seconds is not None
+        else s.short_abandon_seconds,
+        interval_minutes=s.interval_minutes,
+    )
+
+
+def _by_hotline(calls: list[dict]) -> dict[str, list[dict]]:
+    groups = defaultdict(list)
+    for call in calls:
+        if call["direction"] == "inbound" and call["called"] is not None:
+            groups[call["called"]].append(call)
+    return groups
+
+
+def _named(number: str, hotlines: dict[str, Hotline], token) -> str:
+    entry = hotlines.get(number)
+    return entry.name if entry is not None and entry.name else token(number)
+
+
+def hotline_metrics(
+    calls: list[dict], s: Settings, hotlines: dict[str, Hotline], token=lambda x: x
+) -> dict[str, dict]:
+    """hotline_call_metrics keyed by hotline (as stored: ``token`` of the called number)."""
+    rows = {}
+    for number, group in _by_hotline(calls).items():
+        own = thresholds(number, s, hotlines)
+        f = queue_figures(group, own)
+        answered_waits = [
+            c["waiting_seconds"]
+            for c in group
+            if c["answered"] and c["waiting_seconds"] is not None
+        ]
+        base = f["offered_calls"] - f["short_abandoned_calls"]
+        rows[token(number)] = {
+            "hotline_name": _named(number, hotlines, token),
+            "offered_calls": f["offered_calls"],
+            "answered_calls": f["answered_calls"],
+            "abandoned_calls": f["abandoned_calls"],
+            "short_abandoned_calls": f["short_abandoned_calls"],
+            "answered_within_sl": f["answered_within_sl"],
+            "answer_rate": f["answered_calls"] / f["offered_calls"],
+            "abandon_rate": f["abandoned_calls"] / base if base else None,
+            "service_level": f["service_level"],
+            "service_level_seconds": own.service_level_seconds,
+            "short_abandon_seconds": own.short_abandon_seconds,
+            "asa_seconds": mean(answered_waits),
+            "wait_p90_seconds": f["wait_p90_seconds"],
+            "avg_talk_seconds": f["avg_talk_seconds"],
+        }
+    return rows
+
+
+def hotline_intervals(
+    calls: list[dict], s: Settings, hotlines: dict[str, Hotline], token=lambda x: x
+) -> dict[tuple, dict]:
+    """hotline_interval_metrics keyed by (interval_start, hotline as stored)."""
+    rows = {}
+    for number, group in _by_hotline(calls).items():
+        own = thresholds(number, s, hotlines)
+        for start, figures in interval_metrics(group, own).items():
+            rows[(start[0], token(number))] = {
+                **figures,
+                "direction": "inbound",
+                "hotline_name": _named(number, hotlines, token),
+                "service_level_seconds": own.service_level_seconds,
+                "short_abandon_seconds": own.short_abandon_seconds,
+            }
+    return rows
+
+
+def wait_distribution(
+    calls: list[dict], buckets: list[int], hotlines: dict[str, Hotline], token=lambda x: x
+) -> dict[tuple, dict]:
+    """wait_time_distribution keyed by (hotline as stored, bucket start): every bucket of every
+    hotline with an inbound call; unknown waits left out."""
+    rows = {}
+    for number, group in _by_hotline(calls).items():
+        for i, start in enumerate(buckets):
+            end = buckets[i + 1] if i + 1 < len(buckets) else None
+            inside = [
+                c
+                for c in group
+                if c["waiting_seconds"] is not None
+                and c["waiting_seconds"] >= start
+                and (end is None or c["waiting_seconds"] < end)
+            ]
+            rows[(token(number), start)] = {
+                "bucket_end_seconds": end,
+                "answered_calls": sum(c["answered"] for c in inside),
+                "abandoned_calls": sum(not c["answered"] for c in inside),
+                "hotline_name": _named(number, hotlines, token),
+            }
+    return rows
+
+
+def callback_worklist(
+    calls_by_day: dict[date, list[dict]],
+    day: date,
+    s: Settings,
+    hotlines: dict[str, Hotline],
+    token=lambda x: x,
+) -> dict[str, dict]:
+    """callback_worklist of ``day`` keyed by customer (as stored), from ``day``'s calls and the
+    next day's when ``calls_by_day`` has them."""
+    read = [c for d in (day, day + timedelta(days=1)) for c in calls_by_day.get(d, [])]
+    abandons = defaultdict(list)
+    for call in calls_by_day[day]:
+        if call["direction"] != "inbound" or call["customer"] is None:
+            continue
+        if is_abandoned(call, thresholds(call["called"], s, hotlines)):
+            abandons[call["customer"]].append(call)
+    newest = max(c["start_time"] for c in read)
+    rows = {}
+    for customer, theirs in abandons.items():
+        last = max(theirs, key=lambda c: (c["start_time"], c["call_id"]))
+        reached = any(
+            c["customer"] == customer
+            and c["answered"]
+            and c["direction"] in ("inbound", "outbound")
+            and c["start_time"] > last["start_time"]
+            for c in read
+        )
+        if reached:
+            continue
+        waits = [c["waiting_seconds"] for c in theirs if c["waiting_seconds"] is not None]
+        rows[token(customer)] = {
+            "hotline": token(last["called"]),
+            "hotline_name": _named(last["called"], hotlines, token),
+            "last_call_id": last["call_id"],
+            "last_abandon_time": last["start_time"],
+            "abandons": len(theirs),
+            "longest_wait_seconds": max(waits) if waits else None,
+            "as_of": newest,
+        }
+    return rows

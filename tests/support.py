@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import httpx
@@ -44,6 +44,10 @@ class Sandbox:
     @property
     def config(self) -> SandboxConfig:
         return self.server.state.config
+
+    def set_time(self, when: datetime) -> None:
+        """The sandbox's clock for which calls have started or ended (list and detail)."""
+        self.server.state.now = lambda: when
 
     def requests(self) -> dict[str, int]:
         """The sandbox's request counters, read over HTTP as any client would."""

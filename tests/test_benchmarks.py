@@ -97,6 +97,17 @@ def test_report_renders_every_section_and_the_commit():
     assert bench.commit_stamp().split()[0] in text and bench.commit_stamp() != "unknown"
 
 
+def test_intraday_benchmark_refreshes_hold_every_call_of_a_full_read():
+    from bench.intraday import QUICK_INTRADAY, run_intraday
+
+    results = run_intraday(QUICK_INTRADAY)
+    assert len(results) == len(QUICK_INTRADAY.listings)
+    for result in results:
+        (run,) = result.runs
+        assert run["same_rows"] and run["calls"] > 0
+        assert len(run["refreshes"]) >= 2 and run["refreshes"][-1]["rows_kept"] > 0
+
+
 def test_forecast_benchmark_builds_the_plan_and_scores_every_model_alike(tmp_path):
     from bench import forecast as forecast_bench
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from alohub_assets.api.records import local_today
 from alohub_assets.definitions import defs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.kpi_mart.build import KPI_GROUP, kpi_tables
@@ -14,6 +15,10 @@ ASSETS = {
     "daily_call_metrics",
     "agent_daily_load",
     "hourly_call_volume",
+    "hotline_call_metrics",
+    "hotline_interval_metrics",
+    "wait_time_distribution",
+    "callback_worklist",
     "call_recordings",
     "call_volume_forecast",
     "staffing_plan",
@@ -25,6 +30,7 @@ CHECKS = {
     ("call_logs", "no_rejected_rows"),
     ("daily_call_metrics", "rates_within_0_and_1"),
     ("daily_call_metrics", "freshness_check"),
+    ("daily_call_metrics", "intraday_freshness_check"),
 }
 
 
@@ -35,7 +41,10 @@ def test_every_asset_check_job_schedule_and_sensor_is_defined():
     checks = {(k.asset_key.to_user_string(), k.name) for k in repo.asset_graph.asset_check_keys}
     assert CHECKS <= checks
     assert {"daily_call_logs_job", "call_recordings_job"} <= {j.name for j in repo.get_all_jobs()}
-    assert [s.name for s in repo.schedule_defs] == ["daily_call_logs_schedule"]
+    assert {s.name for s in repo.schedule_defs} == {
+        "daily_call_logs_schedule",
+        "intraday_refresh_schedule",
+    }
     assert {s.name for s in repo.sensor_defs} >= {
         "recording_url_sensor",
         "default_automation_condition_sensor",
@@ -60,7 +69,9 @@ def test_each_kpi_sql_file_is_one_asset_of_the_daily_pipeline():
     assert {n.name for n in job.graph.node_defs} >= {"raw_call_logs", "call_logs", *kpi_tables()}
 
 
-def test_every_asset_is_on_the_local_day_calendar():
+def test_every_asset_is_on_the_local_day_calendar_up_to_today():
     for asset in defs.assets:
         assert isinstance(asset, dg.AssetsDefinition)
         assert asset.partitions_def.timezone == "Asia/Ho_Chi_Minh"
+        # today is a partition (the day so far), tomorrow is not
+        assert asset.partitions_def.get_last_partition_key() == local_today().isoformat()

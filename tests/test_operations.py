@@ -7,11 +7,12 @@ clock passed in: nothing waits on the real clock.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib
 import json
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -20,15 +21,27 @@ from dagster._core.test_utils import freeze_time
 
 import alohub_assets.defs.recordings.sensors as sensors
 from alohub_assets.api.alerts import Alert, post_alert
-from alohub_assets.api.records import ICT
+from alohub_assets.api.records import ICT, local_today
 from alohub_assets.definitions import defs
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.call_logs import call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 from alohub_assets.defs.kpi_mart.build import kpi_tables
+from alohub_assets.defs.operations import FRESHNESS_CHECKS
 from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
-from alohub_assets.defs.operations.freshness import deadline_cron, freshness_checks
+from alohub_assets.defs.operations.freshness import (
+    FRESHNESS_ASSET,
+    deadline_time,
+    freshness_checks_sensor,
+    today_freshness,
+)
+from alohub_assets.defs.operations.freshness import (
+    TODAY_CHECK as TODAY,
+)
+from alohub_assets.defs.operations.freshness import (
+    YESTERDAY_CHECK as YESTERDAY,
+)
 from alohub_assets.defs.recordings.call_recordings import call_recordings
 from alohub_assets.defs.recordings.sensors import (
     RecordingCursor,
@@ -36,6 +49,7 @@ from alohub_assets.defs.recordings.sensors import (
     recording_url_sensor,
 )
 from alohub_assets.defs.resources import RecordingPolicyResource, WarehouseResource
+from alohub_assets.settings import IntradaySettings
 from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
 from tests.support import DAY, pipeline_resources
 
@@ -445,28 +459,30 @@ def test_without_a_webhook_nothing_is_sent_and_nothing_fails(monkeypatch):
 def test_yesterdays_metrics_missing_after_the_deadline_fail_the_check_and_alert(
     make_sandbox, tmp_path, webhook
 ):
-    """Day D = DAY + 1, 10:00 local: the 09:00 deadline has passed and DAY is not built."""
+    """Day D = DAY + 1, 10:00 local: the 09:00 deadline has passed and DAY is not built; then it
+    is built only by an intraday refresh during DAY, which is not yet the finished day."""
     sandbox = make_sandbox(calls_per_day=20)
     instance = dg.DagsterInstance.ephemeral()
     resources = pipeline_resources(sandbox, tmp_path)
     run_day = DAY + timedelta(days=1)
 
-    def build(day):
-        dg.materialize(
-            ALL_ASSETS,
-            selection=DAILY_PIPELINE,
-            partition_key=day.isoformat(),
-            resources=resources,
-            instance=instance,
-            run_config=QUIET,
-        )
+    def build(day, at=None):
+        with freeze_time(at) if at else contextlib.nullcontext():
+            dg.materialize(
+                ALL_ASSETS,
+                selection=DAILY_PIPELINE,
+                partition_key=day.isoformat(),
+                resources=resources,
+                instance=instance,
+                run_config=QUIET,
+            )
 
     def check_at(hour, minute=0):
         at = datetime(run_day.year, run_day.month, run_day.day, hour, minute, tzinfo=ICT)
         with freeze_time(at):
             result = dg.materialize(
-                [*ALL_ASSETS, *freshness_checks],
-                selection=dg.AssetSelection.checks(*freshness_checks),
+                [*ALL_ASSETS, *FRESHNESS_CHECKS],
+                selection=dg.AssetSelection.checks(dg.AssetCheckKey(FRESHNESS_ASSET, YESTERDAY)),
                 instance=instance,
                 resources=resources,
                 run_config=QUIET,
@@ -490,12 +506,65 @@ def test_yesterdays_metrics_missing_after_the_deadline_fail_the_check_and_alert(
     freshness_alert_sensor(dg.build_sensor_context(instance=instance, cursor=sensor_context.cursor))
     assert len(webhook.posts) == 1
 
-    build(DAY)
+    # Built at 21:45 during DAY (an intraday refresh): the day so far, not the day.
+    build(DAY, at=datetime.combine(DAY, time(21, 45), tzinfo=ICT))
+    still = check_at(10)
+    assert not still.passed and "before the day ended" in still.description
+    build(DAY)  # the full read after the day ended (now, in real time)
     assert check_at(10).passed
 
 
+def test_todays_figures_older_than_two_refreshes_fail_the_intraday_check(tmp_path, webhook):
+    """The intraday check against the schedule's ticks: quiet outside opening hours and before
+    two refreshes were due; failing, and alerting once, when two refreshes in a row are missing;
+    passing again once a refresh lands. The sensor records results without a run."""
+    today = local_today()
+    instance = dg.DagsterInstance.ephemeral()
+    intraday = IntradaySettings()  # every 15 min from 07:00, open 07:00-22:00
+
+    def at(clock: str) -> datetime:
+        return datetime.combine(today, time.fromisoformat(clock), tzinfo=ICT)
+
+    def verdict(clock: str):
+        return today_freshness(instance, at(clock), intraday)
+
+    def refreshed(clock: str) -> None:
+        with freeze_time(at(clock)):  # the event's time is Dagster's clock
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(FRESHNESS_ASSET, partition=today.isoformat())
+            )
+
+    assert verdict("06:30").passed and "outside" in verdict("06:30").description
+    assert verdict("07:10").passed  # one refresh due so far
+    assert not verdict("07:40").passed  # 07:00, 07:15, 07:30 due, none landed
+    refreshed("07:31")
+    assert verdict("07:59").passed  # 28 min old: within two intervals
+    late = verdict("08:02")  # 31 min old: the 07:45 and 08:00 refreshes did not land
+    assert not late.passed and "more than two refresh intervals" in late.description
+    assert verdict("22:30").passed  # closed
+
+    # The sensor records a result when it changes, and the alert sensor posts a failure once.
+    with freeze_time(at("08:02")):
+        result = freshness_checks_sensor(dg.build_sensor_context(instance=instance))
+    changed = {e.check_name: e for e in result.asset_events}
+    assert changed[TODAY].passed is False
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
+    with freeze_time(at("08:03")):
+        again = freshness_checks_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(again, dg.SkipReason)  # nothing changed: nothing recorded
+    alert_context = dg.build_sensor_context(instance=instance)
+    freshness_alert_sensor(alert_context)
+    kinds = [message["kind"] for _, message in webhook.posts]
+    assert kinds.count("intraday_freshness") == 1
+    (message,) = [m for _, m in webhook.posts if m["kind"] == "intraday_freshness"]
+    assert message["partition"] == today.isoformat() and "min old" in message["error"]
+    freshness_alert_sensor(dg.build_sensor_context(instance=instance, cursor=alert_context.cursor))
+    assert [m["kind"] for _, m in webhook.posts].count("intraday_freshness") == 1
+
+
 def test_the_freshness_deadline_is_a_local_time():
-    assert deadline_cron("09:00") == "0 9 * * *"
-    assert deadline_cron("7:30") == "30 7 * * *"
+    assert deadline_time("09:00") == time(9, 0)
+    assert deadline_time("7:30") == time(7, 30)
     with pytest.raises(ValueError, match="ALOHUB_FRESHNESS_DEADLINE"):
-        deadline_cron("9am")
+        deadline_time("9am")

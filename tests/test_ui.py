@@ -170,9 +170,11 @@ def test_graphql_lists_assets_checks_schedule_and_sensor_and_runs_a_partition(da
         "no_rejected_rows",
         "rates_within_0_and_1",
         "freshness_check",
+        "intraday_freshness_check",
     }
-    assert repository["schedules"] == [
-        {"name": "daily_call_logs_schedule", "cronSchedule": "0 2 * * *"}
+    assert sorted(repository["schedules"], key=lambda s: s["name"]) == [
+        {"name": "daily_call_logs_schedule", "cronSchedule": "0 2 * * *"},
+        {"name": "intraday_refresh_schedule", "cronSchedule": "*/15 7-21 * * *"},
     ]
     assert {sensor["name"] for sensor in repository["sensors"]} == {
         "recording_url_sensor",

@@ -8,6 +8,11 @@ opening hours), the reads of today's partition (overlap). A file that cannot be 
 the key instead of running half-configured.
 """
 
-from alohub_assets.settings import CenterSettings, load_settings
+from alohub_assets.settings import CenterSettings, SettingsError, load_settings, settings_path
 
 CENTER_SETTINGS: CenterSettings = load_settings()
+
+
+def settings_error(key: str, problem: str) -> SettingsError:
+    """A problem with a value Dagster checks itself (a cron string), worded like the reader's."""
+    return SettingsError(f"settings file {settings_path() or '(defaults)'}: {key}: {problem}")

@@ -36,6 +36,39 @@ def data_dir_from_env() -> str:
     return os.getenv("ALOHUB_DATA_DIR") or DEFAULT_DATA_DIR
 
 
+#: Key-value metadata of each call_logs Parquet file: what the landing it was built from was.
+CALL_LOGS_FETCHED_AT = "fetched_at"  # when the landing was read (UTC, ISO 8601)
+CALL_LOGS_DAY_COMPLETE = "day_complete"  # "true": read after the day ended; "false": day so far
+CALL_LOGS_NEWEST_START = "newest_call_start"  # the newest call start of the day (ISO 8601)
+
+
+@dataclass(frozen=True)
+class CallLogsStatus:
+    """What a ``call_logs`` file says of itself. Files written before this metadata existed were
+    built by the nightly run of a finished day: complete, time unknown."""
+
+    day_complete: bool
+    fetched_at: str | None
+    newest_call_start: str | None
+
+
+def call_logs_status(path: Path) -> CallLogsStatus:
+    """The status of a local ``call_logs`` Parquet file (its footer only is read)."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+
+    def text(key: str) -> str | None:
+        value = metadata.get(key.encode())
+        return value.decode() if value else None
+
+    return CallLogsStatus(
+        day_complete=text(CALL_LOGS_DAY_COMPLETE) != "false",
+        fetched_at=text(CALL_LOGS_FETCHED_AT),
+        newest_call_start=text(CALL_LOGS_NEWEST_START),
+    )
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """The data folder and every path in it. With ``remote`` (object storage), ``data_dir`` is

@@ -114,6 +114,26 @@ class SandboxCall:
         }
         return [{**base, "customerName": name} for name in self.customer_names]
 
+    def rows_in_progress(self, now: datetime) -> list[dict[str, Any]]:
+        """The list rows of a call that has started but not ended by ``now``: what is known so
+        far (no end time, no end status, no recording; the wait counted up to now)."""
+        connected = self.first_connect_time is not None and self.first_connect_time <= now
+        waited = self.waiting_seconds if connected else int((now - self.start_time).total_seconds())
+        return [
+            {
+                **row,
+                "waitingTime": str(waited),
+                "firstRingTime": row["firstRingTime"] if self.first_ring_time <= now else "",
+                "firstConnectTime": row["firstConnectTime"] if connected else "",
+                "agentId": self.agent_id if connected or self.call_type == "1" else "",
+                "endTime": "",
+                "acdTime": str(min(self.acd_seconds, waited)),
+                "description": "",
+                "url": "",
+            }
+            for row in self.list_rows()
+        ]
+
     def detail(self, recordings_ready: bool) -> dict[str, Any]:
         """The detail API's object: other names, numbers instead of strings."""
         has_url = self.recording in (RECORDING_IN_LIST, RECORDING_IN_DETAIL) or (
@@ -212,12 +232,19 @@ class CallStore:
             return self._by_id.get(call_id)
 
     def list_rows(
-        self, start: datetime | None, end: datetime | None, call_type: int | None, now: datetime
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        call_type: int | None,
+        now: datetime,
+        listing: str = "ended",
+        delay: timedelta = timedelta(0),
     ) -> list[dict[str, Any]]:
         """The list API's matching rows, newest first, repeats adjacent.
 
-        Filters by call start, both ends inclusive; calls not finished by ``now`` are not
-        reported yet, as in a live call center.
+        Filters by call start, both ends inclusive. ``listing`` "ended": a call shows once it
+        has ended by ``now`` (and ``delay`` more), as in a call center that reports finished
+        calls; "started": from its start, with no end time until it has ended.
         """
         lo = (start or datetime.combine(self.first_day, time(0), tzinfo=ICT)).astimezone(ICT)
         hi = (end or datetime.combine(self.last_day, time(23, 59, 59), tzinfo=ICT)).astimezone(ICT)
@@ -233,7 +260,14 @@ class CallStore:
                 for call, call_rows in zip(self._day(day), self._rows[day], strict=True):
                     if not (lo <= call.start_time <= hi):
                         continue
-                    if call.end_time > now:
+                    if listing == "started":
+                        if call.start_time > now:
+                            unfinished = True
+                            continue
+                        if call.end_time > now:
+                            unfinished = True
+                            call_rows = call.rows_in_progress(now)
+                    elif call.end_time + delay > now:
                         unfinished = True
                         continue
                     if call_type is not None and call.call_type != str(call_type):

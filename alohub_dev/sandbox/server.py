@@ -7,10 +7,12 @@ in 10 s windows counted as fixed windows, a sliding log or a token bucket, 429 w
 connections, slow answers, gateway HTML, truncated bodies, ``success`` "0").
 
 Run it with ``uv run alohub-sandbox --port 8765``. Besides the API it serves, without auth and
-only for tests and the demo: ``GET /_sandbox/stats`` (requests by route and status),
-``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls) and, with a
-volume model (``--pattern``), ``GET /_sandbox/expected?date=YYYY-MM-DD&interval_minutes=30``
-(the expected inbound calls of each interval per hotline and ``*``: the model's means).
+only for tests, benchmarks and the demo: ``GET /_sandbox/stats`` (requests by route and status),
+``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls),
+``POST /_sandbox/clock`` with ``{"now": "<ISO 8601>"}`` (the moment that decides which calls
+have started or ended; ``{"now": null}`` goes back to the real clock) and, with a volume model
+(``--pattern``), ``GET /_sandbox/expected?date=YYYY-MM-DD&interval_minutes=30`` (the expected
+inbound calls of each interval per hotline and ``*``: the model's means).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ WINDOW_ORIGINS = (
     "clock",  # fixed windows start at multiples of window_seconds on the clock
     "first_request",  # fixed windows are counted from the first request the sandbox saw
 )
+#: When a call shows in the list; the vendor document does not say.
+LISTINGS = (
+    "ended",  # once it has ended (and --list-delay seconds more: a reporting lag)
+    "started",  # from its start, with what is known so far: no end time until it has ended
+)
 
 
 @dataclass
@@ -82,6 +89,8 @@ class SandboxConfig:
     max_limit: int = 100  # the server quietly caps `limit` at this
     default_limit: int = 50
     recording_delay_seconds: float = 60.0
+    listing: str = "ended"  # LISTINGS
+    list_delay_seconds: float = 0.0  # "ended": a call shows this long after its end
     slow_seconds: float = 3.0
     fault_seed: int = 1
     faults: dict[str, float] = field(default_factory=dict)  # FAULT_KINDS -> probability
@@ -103,6 +112,8 @@ class SandboxState:
         self.rng = random.Random(config.fault_seed)
         self.forced_faults: list[str] = []  # tests queue faults for the next requests
         self.clock: Callable[[], float] = time.time  # rate windows; tests put a fake clock here
+        # Which calls have started or ended (list, detail); tests and the bench set the day's time.
+        self.now: Callable[[], datetime] = lambda: datetime.now(ICT)
 
     def recordings_ready(self) -> bool:
         return time.monotonic() - self.started >= self.config.recording_delay_seconds
@@ -241,6 +252,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if LIST_ROUTE.match(path):
             self._api("list", lambda: self._list(raw))
+        elif path == "/_sandbox/clock":
+            self._set_clock(raw)
         else:
             self._send(404, _body(False, "NOT_FOUND", f"no route POST {path}"))
 
@@ -372,7 +385,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         limit = min(limit, self.state.config.max_limit)
         if getattr(self, "fault", None) == "drift":
             self.state.store.add_late_call(start, end)
-        rows = self.state.store.list_rows(start, end, call_type, now=datetime.now(ICT))
+        config = self.state.config
+        rows = self.state.store.list_rows(
+            start,
+            end,
+            call_type,
+            now=self.state.now(),
+            listing=config.listing,
+            delay=timedelta(seconds=config.list_delay_seconds),
+        )
         phone = body.get("phoneNumber")
         if phone:
             rows = [r for r in rows if phone in (r["caller"], r["called"])]
@@ -383,11 +404,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if not is_valid_call_id(call_id):
             return 400, _body(False, "INVALID_INPUT", "callId incorrect format")
         call = self.state.store.find(call_id)
-        if call is None or call.end_time > datetime.now(ICT):
+        if call is None or call.end_time > self.state.now():
             return 404, _body(False, "NOT_FOUND", "Call log not found")
         return 200, _body(
             True, "SUCCESS", "SUCCESS", [call.detail(self.state.recordings_ready())], 1
         )
+
+    def _set_clock(self, raw: bytes) -> None:
+        try:
+            value = json.loads(raw or b"{}").get("now")
+            moment = None if value is None else datetime.fromisoformat(value)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("give a time with its offset")
+        except (ValueError, AttributeError) as exc:
+            self._send(400, {"error": f'give {{"now": "<ISO 8601 with offset>"}}: {exc}'})
+            return
+        self.state.now = (lambda: moment) if moment else (lambda: datetime.now(ICT))
+        self._send(200, {"now": self.state.now().isoformat()})
 
     def _truth(self, query: dict[str, list[str]]) -> None:
         try:
@@ -523,6 +556,18 @@ def main(argv: list[str] | None = None) -> None:
         "--slow-rate", type=float, default=0.0, help="share of answers delayed by --slow-seconds"
     )
     parser.add_argument("--slow-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--list-calls",
+        choices=LISTINGS,
+        default="ended",
+        help="when a call shows in the list: once it has ended, or from its start (no end time yet)",
+    )
+    parser.add_argument(
+        "--list-delay",
+        type=float,
+        default=0.0,
+        help="with --list-calls ended: seconds between a call's end and its listing",
+    )
     parser.add_argument("--port-file", help="write the bound port here once listening")
     args = parser.parse_args(argv)
 
@@ -546,6 +591,8 @@ def main(argv: list[str] | None = None) -> None:
         window_origin=args.window_origin,
         latency_ms=args.latency_ms,
         recording_delay_seconds=args.recording_delay,
+        listing=args.list_calls,
+        list_delay_seconds=args.list_delay,
         slow_seconds=args.slow_seconds,
         faults={"fail_500": args.fail_rate, "drop": args.drop_rate, "slow": args.slow_rate},
     )

@@ -11,8 +11,13 @@ from alohub_assets.api.records import CALL_ID_REGEX
 from alohub_assets.defs.kpi_mart.build import refresh_mart_catalog
 from alohub_assets.defs.partitions import daily_partitions, partition_day
 from alohub_assets.defs.resources import WarehouseResource
-from alohub_assets.storage.landing import landed_files
-from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.landing import landed_files, landing_manifest
+from alohub_assets.storage.layout import (
+    CALL_LOGS_DAY_COMPLETE,
+    CALL_LOGS_FETCHED_AT,
+    CALL_LOGS_NEWEST_START,
+    Warehouse,
+)
 from alohub_assets.storage.mart import local_connection
 from alohub_assets.storage.pii import hmac_pads
 from alohub_assets.storage.publish import publish_file, temporary_sibling
@@ -91,13 +96,22 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
             calls_sql = compose(sql["pseudonymize"], call_logs=calls_sql)
             rejected_sql = compose(sql["withhold_raw_rows"], rejected=rejected_sql)
             params |= hmac_pads(pii_key)
+        ((newest,),) = con.execute(sql["newest_start"], {"day": day}).fetchall()
+        manifest = landing_manifest(warehouse, day) or {}
+        status = {
+            CALL_LOGS_FETCHED_AT: manifest.get("fetched_at") or "",
+            CALL_LOGS_DAY_COMPLETE: "false" if manifest.get("day_complete") is False else "true",
+            CALL_LOGS_NEWEST_START: newest.isoformat() if newest else "",
+        }
+        kv = ", ".join(f"{name}: {sql_literal(value)}" for name, value in status.items())
         for final, statement in (
             (warehouse.call_logs_file(day), calls_sql),
             (warehouse.rejected_file(day), rejected_sql),
         ):
             tmp = temporary_sibling(final)
             con.execute(
-                f"COPY ({statement}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd)",
+                f"COPY ({statement}) TO {sql_literal(tmp)} "
+                f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{kv}}})",
                 bound(statement, params),
             )
             publish_file(tmp, final)

@@ -161,6 +161,10 @@ FROM firsts AS f
 LEFT JOIN names AS n USING (call_id)
 ORDER BY f.start_time, f.call_id;
 
+-- name: newest_start
+-- The newest call start of $day among the readable rows (a call_logs file's newest_call_start).
+SELECT max(start_time) FROM raw_rows WHERE reject_reason = '' AND CAST(start_local AS DATE) = $day;
+
 -- name: rejected_call_logs
 -- Rows that cannot be read, kept with the reason. A rejected row whose start date is
 -- unreadable is kept in the partition it was fetched for.

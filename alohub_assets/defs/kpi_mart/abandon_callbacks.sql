@@ -1,6 +1,7 @@
 -- abandon_callbacks: one row per date. Parameters: $call_logs (the Parquet of
 -- $first_day..$last_day and, when it exists, of the day after $last_day), $first_day..$last_day
--- (the partitions built), $loaded_days (the dates whose call_logs were read),
+-- (the partitions built), $complete_days (the dates whose call_logs were read and were read
+-- after the day ended, not the day so far),
 -- $short_abandon_seconds.
 --   abandoned_calls             = inbound calls of the date, not answered, waited >=
 --                                 short-abandon threshold or wait unknown (as in
@@ -14,12 +15,14 @@
 --   recovery_rate_24h           = recovered_24h / abandoned_calls, null when 0
 --   median_minutes_to_recovery  = continuous median of (first answered call's start - abandon
 --                                 start) in minutes over the recovered abandons
---   complete                    = the next day's call_logs was read (false: figures can grow)
+--   complete                    = the next day's call_logs was read, after that day ended
+--                                 (false: figures can grow)
 -- "Within 24 h after" is (start, start + 24 h]: a 23:50 abandon recovered at 00:10 counts.
 
 -- name: select
 WITH calls AS (
-    SELECT call_id, call_date, direction, start_time, answered, waiting_seconds, customer_number
+    SELECT call_id, call_date, direction, start_time, end_time, answered, waiting_seconds,
+           customer_number
     FROM read_parquet($call_logs, hive_partitioning = false, union_by_name = true)
     WHERE customer_number IS NOT NULL
       AND call_date BETWEEN $first_day AND $last_day + INTERVAL 1 DAY
@@ -29,7 +32,7 @@ abandons AS (
     FROM calls
     WHERE call_date BETWEEN $first_day AND $last_day
       AND direction = 'inbound'
-      AND is_abandoned(answered, waiting_seconds, $short_abandon_seconds)
+      AND is_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds)
 ),
 followed AS (
     SELECT
@@ -77,7 +80,7 @@ SELECT
     COALESCE(p.recovered_by_customer_24h, 0) AS recovered_by_customer_24h,
     p.recovered_24h / NULLIF(p.abandoned_calls, 0) AS recovery_rate_24h,
     p.median_minutes_to_recovery,
-    list_contains(CAST($loaded_days AS DATE[]), CAST(d.date AS DATE) + 1) AS complete
+    list_contains(CAST($complete_days AS DATE[]), CAST(d.date AS DATE) + 1) AS complete
 FROM range(CAST($first_day AS DATE), CAST($last_day AS DATE) + 1, INTERVAL 1 DAY) AS d(date)
 LEFT JOIN per_day AS p ON p.date = CAST(d.date AS DATE)
 ORDER BY date;

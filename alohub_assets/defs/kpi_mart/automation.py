@@ -2,9 +2,11 @@
 
 ``AutomationCondition.eager()`` looks only at the latest time partition (it contains
 ``in_latest_time_window()``), so a hand re-materialization of a past day would leave that day's
-KPI tables stale. This condition is eager's without that clause: any partition whose
-``call_logs`` was updated since the KPI partition was last requested or built is requested,
-once ``call_logs`` is not missing or running and the KPI partition is not running.
+KPI tables stale. This condition is eager's without that clause and without its
+``newly_missing()`` trigger (a day becoming a partition, such as today at midnight, is not built
+before it has calls; the schedules build it): any partition whose ``call_logs`` was updated since
+the KPI partition was last requested or built is requested, once ``call_logs`` is not missing or
+running and the KPI partition is not running.
 ``any_deps_updated()`` ignores an update made by a run that also built the KPI partition (the
 daily job), so the schedule's runs cause no second build.
 """

@@ -23,7 +23,7 @@ from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.resources import WarehouseResource
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import local_connection, refresh_catalog, write_kpi_partitions
-from alohub_assets.storage.sql import bound, load_statements
+from alohub_assets.storage.sql import bound, compose, load_statements
 
 KPI_DIR = Path(__file__).parent
 KPI_GROUP = "kpi_mart"
@@ -58,8 +58,37 @@ def kpi_tables() -> list[str]:
     return sorted(path.stem for path in KPI_DIR.glob("*.sql"))
 
 
+def query_call_logs(
+    context: dg.AssetExecutionContext,
+    warehouse_resource: WarehouseResource,
+    table: str,
+    statement: str,
+    params: dict[str, Any],
+) -> list[tuple]:
+    """Runs a named statement of ``<table>.sql`` over the run's days of ``call_logs`` (e.g. what
+    the table left out, for its metadata)."""
+    first_day, last_day = partition_days(context)
+    store = warehouse_resource.get_warehouse()
+    inputs, _ = kpi_inputs(store, table, first_day, last_day)
+    sql = kpi_statements(table)[statement]
+    values = {**params, **inputs, "first_day": first_day, "last_day": last_day}
+    with local_connection() as con:
+        return con.execute(sql, bound(sql, values)).fetchall()
+
+
+#: Statements other tables compose in as ``{{name}}``: name -> the table file that holds it.
+SHARED_FRAGMENTS = {"hotline_calls": "hotline_call_metrics"}
+
+
 def kpi_statements(table: str) -> dict[str, str]:
-    return load_statements(KPI_DIR / f"{table}.sql")
+    """The named statements of ``<table>.sql``, with the shared fragments they use filled in."""
+    statements = load_statements(KPI_DIR / f"{table}.sql")
+    composed = {}
+    for name, statement in statements.items():
+        used = {f for f in SHARED_FRAGMENTS if "{{" + f + "}}" in statement}
+        fragments = {f: load_statements(KPI_DIR / f"{SHARED_FRAGMENTS[f]}.sql")[f] for f in used}
+        composed[name] = compose(statement, **fragments) if fragments else statement
+    return composed
 
 
 #: The planning tables (forecast, staffing plan, accuracy) have their views in the same catalog.

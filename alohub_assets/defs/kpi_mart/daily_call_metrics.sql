@@ -21,10 +21,10 @@ WITH counts AS (
         direction,
         count(*) AS offered_calls,
         count(*) FILTER (WHERE answered) AS answered_calls,
-        count(*) FILTER (WHERE is_abandoned(answered, waiting_seconds, $short_abandon_seconds))
+        count(*) FILTER (WHERE is_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds))
             AS abandoned_calls,
         count(*) FILTER (
-            WHERE is_short_abandoned(answered, waiting_seconds, $short_abandon_seconds)
+            WHERE is_short_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds)
         ) AS short_abandoned_calls,
         count(*) FILTER (WHERE answered AND waiting_seconds <= $service_level_seconds)
             AS answered_within_target,
@@ -35,7 +35,7 @@ WITH counts AS (
         quantile_cont(waiting_seconds, [0.5, 0.9, 0.95]) FILTER (WHERE answered)
             AS answered_wait_percentiles,
         avg(waiting_seconds) FILTER (  -- an unknown wait counts as abandoned, not in this mean
-            WHERE is_abandoned(answered, waiting_seconds, $short_abandon_seconds)
+            WHERE is_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds)
         ) AS avg_abandon_seconds
     FROM read_parquet($call_logs, hive_partitioning = false)
     WHERE call_date BETWEEN $first_day AND $last_day

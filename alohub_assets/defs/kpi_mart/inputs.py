@@ -8,15 +8,22 @@ assets declare the same windows as partition mappings on ``call_logs``.
 """
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.layout import Warehouse, call_logs_status
 
 REPEAT_LOOKBACK_DAYS = 7
 #: table -> (first, last) day offsets of the call_logs it reads, relative to the days it builds.
-WINDOWS = {"repeat_callers": (-REPEAT_LOOKBACK_DAYS, 0), "abandon_callbacks": (0, 1)}
+WINDOWS = {
+    "repeat_callers": (-REPEAT_LOOKBACK_DAYS, 0),
+    "abandon_callbacks": (0, 1),
+    "callback_worklist": (0, 1),
+}
+#: Tables whose rows say whether the next day's calls were all read (``$complete_days``).
+COMPLETION_TABLES = ("abandon_callbacks",)
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -26,7 +33,7 @@ def _days(first: date, last: date) -> list[date]:
 def kpi_inputs(
     store: Warehouse, table: str, first_day: date, last_day: date
 ) -> tuple[dict[str, Any], list[date]]:
-    """``$call_logs`` (and for ``abandon_callbacks`` ``$loaded_days``) for building
+    """``$call_logs`` (and for ``abandon_callbacks`` ``$complete_days``) for building
     ``first_day..last_day`` of ``table``, and the days of its window without ``call_logs``.
     Every built day's own file must exist; a window's files must have ``customer_number``."""
     for day in _days(first_day, last_day):
@@ -48,6 +55,12 @@ def kpi_inputs(
                     "landing)"
                 )
     params: dict[str, Any] = {"call_logs": files}
-    if table == "abandon_callbacks":
-        params["loaded_days"] = loaded
+    if table in COMPLETION_TABLES:
+        # A day whose call_logs is the day so far (today's partition) does not complete the
+        # day before it: more callbacks can come.
+        params["complete_days"] = [
+            day
+            for day, file in zip(loaded, files, strict=True)
+            if call_logs_status(Path(file)).day_complete
+        ]
     return params, missing

@@ -19,9 +19,9 @@ SELECT
     direction,
     count(*) AS offered_calls,
     count(*) FILTER (WHERE answered) AS answered_calls,
-    count(*) FILTER (WHERE is_abandoned(answered, waiting_seconds, $short_abandon_seconds))
+    count(*) FILTER (WHERE is_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds))
         AS abandoned_calls,
-    count(*) FILTER (WHERE is_short_abandoned(answered, waiting_seconds, $short_abandon_seconds))
+    count(*) FILTER (WHERE is_short_abandoned(answered, waiting_seconds, end_time, $short_abandon_seconds))
         AS short_abandoned_calls,
     count(*) FILTER (WHERE answered AND waiting_seconds <= $service_level_seconds)
         AS answered_within_sl,

@@ -1,5 +1,6 @@
 """What keeps the pipeline running without a click: the automation sensor the KPI mart's
-conditions need, the freshness check of yesterday's numbers, and alerts to a webhook."""
+conditions need, the freshness checks of yesterday's and today's numbers, and alerts to a
+webhook."""
 
 from alohub_assets.defs.operations.alerts import freshness_alert_sensor, run_failure_alert_sensor
 from alohub_assets.defs.operations.automation import automation_condition_sensor
@@ -14,4 +15,5 @@ OPERATIONS_SENSORS = [
     freshness_alert_sensor,
     run_failure_alert_sensor,
 ]
-__all__ = ["OPERATIONS_SENSORS", "freshness_checks"]
+FRESHNESS_CHECKS = [freshness_checks]
+__all__ = ["FRESHNESS_CHECKS", "OPERATIONS_SENSORS"]

@@ -5,15 +5,18 @@ Both sensors are on by default and do nothing but log a line while the variable 
 webhook that cannot be reached costs a logged warning, never a failed tick or run.
 """
 
-from datetime import datetime, timedelta
+import json
 
 import dagster as dg
 
 from alohub_assets.api.alerts import Alert, post_alert, run_link, summarize_error, ui_base_url
-from alohub_assets.api.records import ICT
-from alohub_assets.defs.operations.freshness import FRESHNESS_ASSET, freshness_checks
-
-LATEST_CRON_TICK_KEY = "dagster/latest_cron_tick_timestamp"
+from alohub_assets.defs.operations.freshness import (
+    FRESHNESS_ASSET,
+    PARTITION_KEY,
+    TODAY_CHECK,
+    YESTERDAY_CHECK,
+    last_results,
+)
 
 
 def _root_cause(error) -> str:
@@ -52,42 +55,44 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
     context.log.info(f"run {context.dagster_run.run_id} failed; alert sent: {sent}")
 
 
-def _freshness_check_key() -> dg.AssetCheckKey:
-    (check_def,) = freshness_checks
-    (key,) = check_def.check_keys
-    return key
+KIND = {YESTERDAY_CHECK: "freshness", TODAY_CHECK: "intraday_freshness"}
+
+
+def _seen(cursor: str | None) -> dict[str, int]:
+    """Check name -> the last result id handled (an older cursor was that id for yesterday's)."""
+    if not cursor:
+        return {}
+    data = json.loads(cursor)
+    return {YESTERDAY_CHECK: int(data)} if isinstance(data, int) else dict(data)
 
 
 @dg.sensor(
     name="freshness_alert_sensor",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
-    description="Posts a failed freshness check of daily_call_metrics to the alert webhook.",
+    description="Posts a failed freshness check of daily_call_metrics (yesterday's or today's) "
+    "to the alert webhook, once per result.",
 )
 def freshness_alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    key = _freshness_check_key()
-    summary = context.instance.event_log_storage.get_asset_check_summary_records([key])[key]
-    record = summary.last_completed_check_execution_record
-    if record is None or record.event is None or record.event.asset_check_evaluation is None:
-        return dg.SkipReason("the freshness check has not been evaluated yet")
-    seen = int(context.cursor) if context.cursor else 0
-    if record.id <= seen:
-        return dg.SkipReason("no new freshness result")
-    context.update_cursor(str(record.id))
-    evaluation = record.event.asset_check_evaluation
-    if evaluation.passed:
-        return dg.SkipReason("daily_call_metrics is fresh")
-    deadline = evaluation.metadata.get(LATEST_CRON_TICK_KEY)
-    partition = None
-    if deadline is not None:
-        deadline_day = datetime.fromtimestamp(deadline.value, ICT).date()
-        partition = (deadline_day - timedelta(days=1)).isoformat()
-    alert = Alert(
-        kind="freshness",
-        job=FRESHNESS_ASSET.to_user_string(),
-        partition=partition,
-        error=summarize_error(evaluation.description or "the freshness check failed"),
-        link=f"{ui_base_url()}/assets/{FRESHNESS_ASSET.to_user_string()}?view=checks",
-    )
-    sent = post_alert(alert)
-    return dg.SkipReason(f"daily_call_metrics is late ({partition}); alert sent: {sent}")
+    seen = _seen(context.cursor)
+    reported = []
+    for key, record in last_results(context.instance).items():
+        if record is None or record.event is None or record.event.asset_check_evaluation is None:
+            continue
+        if record.id <= seen.get(key.name, 0):
+            continue
+        seen[key.name] = record.id
+        evaluation = record.event.asset_check_evaluation
+        if evaluation.passed:
+            continue
+        partition = evaluation.metadata.get(PARTITION_KEY)
+        alert = Alert(
+            kind=KIND[key.name],
+            job=FRESHNESS_ASSET.to_user_string(),
+            partition=(partition.value if partition is not None else None) or None,
+            error=summarize_error(evaluation.description or "the freshness check failed"),
+            link=f"{ui_base_url()}/assets/{FRESHNESS_ASSET.to_user_string()}?view=checks",
+        )
+        reported.append(f"{key.name} ({alert.partition}): alert sent: {post_alert(alert)}")
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    return dg.SkipReason("; ".join(reported) or "no new failed freshness result")
