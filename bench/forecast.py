@@ -235,7 +235,12 @@ def write_report(result: dict, commit: str, command: str, path: Path) -> str:
         f"about {size.calls_per_day:,} calls on an ordinary Thursday of the last year) drawn from "
         "the sandbox's volume model (weekly pattern, +30 %/year, Vietnamese holidays, Tết "
         f"included), written as call_logs Parquet in {result['synth_s']:.1f} s; as_of "
-        f"{result['as_of']}.",
+        f"{result['as_of']}."
+        + (
+            ""
+            if size == Size()
+            else " A reduced run: `make bench` runs the issue's size (10 hotlines, 730 days)."
+        ),
         "",
         "## Backtest: WAPE over the last 4 weeks",
         "",
@@ -255,9 +260,11 @@ def write_report(result: dict, commit: str, command: str, path: Path) -> str:
     for key, label in names.items():
         if key in wape:
             gain = 1 - wape[key]["*"] / naive_all if naive_all else None
+            versus = "–"
+            if key != "naive" and gain is not None:
+                versus = f"{_pct(abs(gain))} {'better' if gain >= 0 else 'worse'}"
             lines.append(
-                f"| {label} | {_pct(wape[key]['*'])} | {_pct(wape[key]['hotlines'])} | "
-                f"{'–' if key == 'naive' else _pct(gain) + ' better'} |"
+                f"| {label} | {_pct(wape[key]['*'])} | {_pct(wape[key]['hotlines'])} | {versus} |"
             )
     if "holt_winters" in wape:
         ours, theirs = wape["method"]["*"], wape["holt_winters"]["*"]
