@@ -155,3 +155,21 @@ def test_the_sandbox_serves_the_model_and_its_expected_volumes(make_sandbox):
     assert sum(answer["expected"]["*"]) == pytest.approx(
         MODEL.base_calls_per_day * MODEL.day_factor(day)
     )
+
+
+def test_history_counts_calls_without_a_hotline_in_all_only():
+    first = date(2026, 3, 2)
+    past = fc.History.from_counts(
+        first,
+        first + timedelta(days=2),
+        48,
+        [first, first + timedelta(days=1)],  # loaded; the third day never was
+        [first, first, first],
+        ["19006868", None, "19006868"],
+        [20, 20, 21],
+        [3, 2, 1],
+    )
+    assert past.series == ("*", "19006868")
+    assert past.counts[0, 0, 20] == 5 and past.counts[1, 0, 20] == 3
+    assert past.counts[0, 1].sum() == 0  # loaded, no inbound call: zero
+    assert np.isnan(past.counts[:, 2]).all()  # not loaded: unknown
