@@ -69,6 +69,8 @@ def planned(tmp_path_factory):
             closed_days=[CLOSED.isoformat()], shrinkage=0.45
         ),
     }
+    quota = pytest.MonkeyPatch()  # this module's own quota state (the autouse one is per test)
+    quota.setenv("ALOHUB_RATE_STATE_PATH", str(data_dir / "quota.sqlite3"))
     try:
         for day in (D1, D2):
             dg.materialize(
@@ -97,6 +99,7 @@ def planned(tmp_path_factory):
         }
     finally:
         server.stop()
+        quota.undo()
     return {"dir": data_dir, "made": made, "scored": scored, "truth": truth}
 
 
