@@ -6,7 +6,7 @@ BOOTSTRAP := $(CURDIR)/.venv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || (python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv") || echo "$(BOOTSTRAP)/bin/uv")
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install browser test lint format demo dev sandbox report screenshot bench soak clean
+.PHONY: install browser test lint format demo dev dashboard sandbox report screenshot bench soak clean
 
 install:  ## uv (into .venv-bootstrap if missing), then the locked dependencies into .venv
 	@if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
@@ -40,21 +40,26 @@ test: lint browser  ## lint (ruff, import contracts, dg), then every test (real 
 demo: install  ## sandbox on a free port -> last 7 complete days and their recording URLs -> ./data, KPIs printed
 	$(UV) run python -m alohub_dev.demo
 
-dev: install  ## Dagster UI with a persistent DAGSTER_HOME; the sandbox when ALOHUB_API_KEY is unset
+dev: install  ## Dagster UI with a persistent DAGSTER_HOME and the dashboard; the sandbox when ALOHUB_API_KEY is unset
 	$(UV) run python -m alohub_dev.dev
+
+dashboard: install  ## the floor's dashboard on ALOHUB_DATA_DIR (http://127.0.0.1:8501; ALOHUB_DASHBOARD_PORT / _HOST)
+	$(UV) run --no-sync python -m alohub_dashboard.serve
 
 report: install  ## the report notebook, executed on ./data (after make demo), as data/call_center_report.html
 	ALOHUB_DATA_DIR=$${ALOHUB_DATA_DIR:-$(CURDIR)/data} $(UV) run jupyter nbconvert --to html --execute \
 	  notebooks/call_center_report.ipynb --output-dir $${ALOHUB_DATA_DIR:-$(CURDIR)/data}
 
-screenshot: install browser  ## refresh docs/images/asset-graph.png from the UI test
+screenshot: install browser  ## refresh docs/images/asset-graph.png and dashboard-{vi,en}.png from the browser tests
 	ALOHUB_SCREENSHOT_TO=$(CURDIR)/docs/images/asset-graph.png $(UV) run pytest -q tests/test_ui.py
+	ALOHUB_SCREENSHOT_DIR=$(CURDIR)/docs/images $(UV) run pytest -q tests/test_dashboard_browser.py
 
 bench: install  ## every benchmark, each file from one run (about half an hour; dlt comes with the bench group)
 	$(UV) sync --frozen --group bench
 	$(UV) run --no-sync python -m bench.run         # -> docs/benchmarks.md (rate limits, ingestion, transform, mart, CLI, intraday)
 	$(UV) run --no-sync python -m bench.kpi_year    # -> docs/benchmarks-kpi-year.md (a year of every KPI table)
 	$(UV) run --no-sync python -m bench.scale_out   # -> docs/benchmarks-scale-out.md (4-run backfill old vs new mart, local vs S3)
+	$(UV) run --no-sync python -m bench.dashboard   # -> docs/benchmarks-dashboard.md (Today and Trends first render on a year of data)
 	$(UV) run --no-sync python -m bench.forecast    # -> docs/benchmarks-forecast.md (backtest vs seasonal naive and Holt-Winters; forecast + plan time)
 
 soak: install  ## the reliability suite at 25 partition runs per fault kind -> docs/reliability.md

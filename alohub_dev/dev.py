@@ -1,4 +1,5 @@
-"""``make dev``: the Dagster UI with a persistent instance; the sandbox when no key is set."""
+"""``make dev``: the Dagster UI with a persistent instance and the dashboard beside it; the
+sandbox when no key is set."""
 
 import os
 import socket
@@ -37,6 +38,10 @@ def main() -> None:
         )
     ui_port = os.getenv("DAGSTER_PORT", "3000")
     print(f"Dagster UI: http://127.0.0.1:{ui_port}  (instance in {home})", flush=True)
+    # The dashboard beside it, on the same data folder (ALOHUB_DASHBOARD_HOST / _PORT).
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "alohub_dashboard.serve"], cwd=PROJECT_ROOT, env=env
+    )
     try:
         subprocess.run(
             [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
@@ -46,6 +51,8 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=10)
         if sandbox is not None:
             sandbox.terminate()
             sandbox.wait(timeout=10)

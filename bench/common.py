@@ -62,12 +62,13 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
             process.wait(timeout=10)
 
 
-def run_worker(function: str, **kwargs) -> dict:
-    """Runs ``bench.worker.<function>(**kwargs)`` in a fresh process; returns its JSON result
-    with ``peak_rss_mb``, the process's peak resident memory."""
+def run_worker(function: str, env: dict[str, str] | None = None, **kwargs) -> dict:
+    """Runs ``bench.worker.<function>(**kwargs)`` in a fresh process (with ``env``, else ours);
+    returns its JSON result with ``peak_rss_mb``, the process's peak resident memory."""
     completed = subprocess.run(
         [sys.executable, "-m", "bench.worker", function, json.dumps(kwargs)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=ROOT, capture_output=True, text=True,
+        env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     if completed.returncode != 0:
         raise RuntimeError(f"bench.worker {function} failed:\n{completed.stderr[-3000:]}")

@@ -28,6 +28,8 @@ CALL_LOGS_SQL = ROOT / "alohub_assets" / "defs" / "ingest" / "call_logs.sql"
 FIRST_DAY = date(2025, 1, 1)
 HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
 CUSTOMERS = 60_000  # pool of returning customers' numbers
+#: The hotlines (inbound `called` numbers) the inbound calls are spread over, evenly.
+HOTLINES = ["19006868", "19001234", "02873001234", "02473005678", "18006868"]
 
 SYNTHETIC_DAY = """
 COPY (
@@ -75,7 +77,8 @@ COPY (
         direction,
         CASE direction WHEN 'inbound' THEN written ELSE '100' || CAST(i % 8 AS VARCHAR) END
             AS caller,
-        CASE direction WHEN 'outbound' THEN written WHEN 'inbound' THEN '19006868'
+        CASE direction WHEN 'outbound' THEN written
+             WHEN 'inbound' THEN $hotlines[CAST(1 + (h1 // 100000000) % len($hotlines) AS BIGINT)]
              ELSE '100' || CAST(h2 % 8 AS VARCHAR) END AS called,
         CASE WHEN is_answered OR direction = 'outbound'
              THEN 'agent' || CAST(h2 % 40 AS VARCHAR) END AS agent_id,
@@ -99,8 +102,11 @@ COPY (
 """
 
 
-def synthesize_call_logs(data_dir: Path, first_day: date, days: int, calls: int) -> float:
-    """Writes ``days`` partitions of call_logs in the warehouse layout; returns the seconds."""
+def synthesize_call_logs(
+    data_dir: Path, first_day: date, days: int, calls: int, hotlines: list[str] | None = None
+) -> float:
+    """Writes ``days`` partitions of call_logs in the warehouse layout, the inbound calls spread
+    over ``hotlines`` (default ``HOTLINES``); returns the seconds."""
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Ho_Chi_Minh'")
@@ -123,6 +129,7 @@ def synthesize_call_logs(data_dir: Path, first_day: date, days: int, calls: int)
                 "salt": offset,
                 "customers": CUSTOMERS,
                 "hour_of_permille": hour_of_permille,
+                "hotlines": hotlines or HOTLINES,
             },
         )
     con.close()

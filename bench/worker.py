@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
+import tempfile
 import time
+import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,11 +33,17 @@ def ingest(
     window_seconds: float,
     data_dir: str,
     alohub: dict | None = None,
+    dagster_home: str | None = None,
+    assets: list[str] | None = None,
+    ready_file: str | None = None,
+    go_file: str | None = None,
 ) -> dict:
-    """A backfill of ``days`` partitions, every asset, in one process. ``alohub``: more
-    AloHubResource settings (pages_in_flight, rate_state_path, ...). Start-up is the time from
-    the process's start to the first run, ``ready``/``ended`` are epoch times for benchmarks of
-    concurrent processes."""
+    """A backfill of ``days`` partitions, every asset (or ``assets``), in one process.
+    ``alohub``: more AloHubResource settings (pages_in_flight, rate_state_path, ...);
+    ``dagster_home``: the instance (else an ephemeral one); with ``ready_file``, the process
+    touches it once started up and waits for ``go_file`` before the first run. Start-up is the
+    time from the process's start to the first run, ``ready``/``ended`` are epoch times for
+    benchmarks of concurrent processes."""
     import dagster as dg
 
     from alohub_assets.defs import ALL_ASSETS
@@ -47,9 +56,22 @@ def ingest(
         WarehouseResource,
     )
 
-    instance = dg.DagsterInstance.ephemeral()
-    ready = time.time()
-    startup = ready - PROCESS_STARTED
+    if dagster_home:
+        instance = dg.DagsterInstance.from_config(dagster_home)
+    else:
+        instance = dg.DagsterInstance.ephemeral()
+    if ready_file and go_file:
+        Path(ready_file).touch()
+        startup = time.time() - PROCESS_STARTED
+        deadline = time.monotonic() + 600
+        while not Path(go_file).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{go_file} never appeared")
+            time.sleep(0.01)
+        ready = time.time()
+    else:
+        ready = time.time()
+        startup = ready - PROCESS_STARTED
     settings = {"rate_window_seconds": window_seconds, **(alohub or {})}
     resources = {
         "alohub": AloHubResource(base_url=url, api_key=api_key, **settings),
@@ -65,7 +87,7 @@ def ingest(
         day = date.fromisoformat(first_day) + timedelta(days=offset)
         result = dg.materialize(
             ALL_ASSETS,
-            selection=DAILY_PIPELINE,
+            selection=dg.AssetSelection.assets(*assets) if assets else DAILY_PIPELINE,
             partition_key=day.isoformat(),
             resources=resources,
             instance=instance,
@@ -80,6 +102,71 @@ def ingest(
     return {"wall": wall, "fetch": fetch, "startup": startup, "calls": calls,
             "duplicates": calls - distinct, "started": PROCESS_STARTED, "ready": ready,
             "ended": time.time()}  # fmt: skip
+
+
+def pods(rounds: list[dict], pool: str) -> dict:
+    """Runs ``ingest(**spec["ingest"])`` for each spec of each round (``{"specs": [...],
+    "go": path}``) in a process of its own, forked from this one once Dagster, the code
+    location and the instance's storage are loaded (as a preloading server does), so that N
+    pods cost one start-up, not N. A child sets its own environment (``spec["env"]``: TMPDIR,
+    ALOHUB_RATE_STATE_URL, ...) before anything reads it; the pods of a round start their runs
+    together, once every one is ready, and the next round starts when they are all done.
+
+    Every pod's DAGSTER_HOME names one instance: its tables and the limit of ``pool`` (one slot
+    per pod of the first round) are made here first, as `dagster instance concurrency set`
+    would; pods that all claim a pool the instance does not know yet race to create it, and all
+    but one fail (dagster 1.13 on Postgres). Returns each round's results and the pool's slots
+    as the instance holds them at the end."""
+    import dagster as dg
+
+    import alohub_assets.defs  # noqa: F401  (preloaded: each child starts from here)
+
+    home = rounds[0]["specs"][0]["ingest"]["dagster_home"]
+    with dg.DagsterInstance.from_config(home) as instance:
+        instance.event_log_storage.set_concurrency_slots(pool, len(rounds[0]["specs"]))
+    results = [_pod_round(round_["specs"], round_["go"]) for round_ in rounds]
+    with dg.DagsterInstance.from_config(home) as instance:
+        slots = instance.event_log_storage.get_concurrency_info(pool).slot_count
+    return {"rounds": results, "pool_slots": slots}
+
+
+def _pod_round(specs: list[dict], go_file: str) -> list[dict]:
+    children = []
+    for spec in specs:
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.environ.update(spec["env"])
+                tempfile.tempdir = None  # the default SQLite state file follows TMPDIR
+                outcome = ingest(**spec["ingest"], ready_file=spec["ready"], go_file=go_file)
+            except BaseException:
+                outcome, code = {"error": traceback.format_exc()}, 1
+            Path(spec["result"]).write_text(json.dumps(outcome))
+            os._exit(code)
+        children.append(pid)
+    ended: set[int] = set()
+    deadline = time.monotonic() + 300
+    while not all(Path(spec["ready"]).exists() for spec in specs):
+        ended |= {pid for pid in children if os.waitpid(pid, os.WNOHANG)[0]}
+        if ended or time.monotonic() > deadline:
+            break  # a pod ended before it was ready: its error is raised below
+        time.sleep(0.02)
+    Path(go_file).touch()
+    for pid in children:
+        if pid not in ended:
+            os.waitpid(pid, 0)
+    results = []
+    for spec in specs:
+        result = Path(spec["result"])
+        outcome = json.loads(result.read_text()) if result.exists() else {"error": "no result"}
+        if "error" in outcome:
+            raise RuntimeError(
+                f"the pod of {spec['ingest']['data_dir']} failed:\n{outcome['error']}"
+            )
+        results.append(outcome)
+    return results
 
 
 def _step_seconds(instance, run_id: str, step_key: str) -> float:
@@ -320,13 +407,15 @@ def mart_rebuild(data_dir: str, first_day: str, days: int) -> dict:
     """Full rebuild of every KPI table as a single-run backfill does it (one query per table for
     all the days), then the update of one day, as a daily run does it; default KPI settings."""
     from alohub_assets.defs.kpi_mart.build import kpi_tables, write_table_partitions
+    from alohub_assets.defs.kpi_mart.hotlines import hotline_parameters
     from alohub_assets.defs.resources import KpiSettingsResource
     from alohub_assets.storage.layout import Warehouse
 
     warehouse = Warehouse.at(data_dir)
     first = date.fromisoformat(first_day)
     last = first + timedelta(days=days - 1)
-    settings = KpiSettingsResource().sql_parameters()
+    # The hotline tables take the settings file's hotlines too (none: names are the numbers).
+    settings = hotline_parameters(KpiSettingsResource(), None)
     per_table = {}
     started, cpu = time.perf_counter(), time.process_time()
     for table in kpi_tables():

@@ -14,9 +14,11 @@ from tests.support import API_KEY, FIRST_DAY, LAST_DAY, Sandbox
 
 @pytest.fixture(autouse=True)
 def rate_state_file(tmp_path_factory, monkeypatch):
-    """Each test's clients (and the processes it starts) share one quota state of their own."""
+    """Each test's clients (and the processes it starts) share one quota state of their own,
+    whatever the shell says (a Postgres state of ALOHUB_RATE_STATE_URL would be shared)."""
     path = tmp_path_factory.mktemp("rate") / "quota.sqlite3"
     monkeypatch.setenv("ALOHUB_RATE_STATE_PATH", str(path))
+    monkeypatch.delenv("ALOHUB_RATE_STATE_URL", raising=False)
     return path
 
 

@@ -20,8 +20,8 @@ SECRET, SETTING = "secret", "setting"
 #: Every variable the code location and its runs read, and whether it is a secret. Each one must
 #: be in the Compose environment (from deploy/env.example), in the Docker run launcher's env_vars
 #: and in the code location's env of the Helm values (a secret there only as a secretKeyRef).
-#: ALOHUB_SETTINGS_FILE and ALOHUB_RATE_STATE_URL (+ PGPASSWORD, libpq's password variable) are
-#: listed ahead of the code that reads them (issue 20, item 4, and the settings-file issue).
+#: ALOHUB_RATE_STATE_URL comes with PGPASSWORD, libpq's password variable, which psycopg2 reads
+#: for the pacer's state in Postgres (api/rate_limit.py).
 WIRED: dict[str, str] = {
     "ALOHUB_API_KEY": SECRET,
     "ALOHUB_TENANT_ID": SECRET,
@@ -43,6 +43,20 @@ WIRED: dict[str, str] = {
     "AWS_SECRET_ACCESS_KEY": SECRET,
 }
 
+#: What the dashboard service reads (alohub_dashboard, and the storage and settings code it uses):
+#: each must be in its Compose environment and its Helm env. Its object-storage keys are its own
+#: read-only ones; it gets none of the pipeline's secrets (ALOHUB_API_KEY above all).
+DASHBOARD_WIRED: dict[str, str] = {
+    "ALOHUB_DASHBOARD_HOST": SETTING,
+    "ALOHUB_DASHBOARD_PORT": SETTING,
+    "ALOHUB_DATA_DIR": SETTING,
+    "ALOHUB_SETTINGS_FILE": SETTING,
+    "AWS_ENDPOINT_URL": SETTING,
+    "AWS_REGION": SETTING,
+    "AWS_ACCESS_KEY_ID": SECRET,
+    "AWS_SECRET_ACCESS_KEY": SECRET,
+}
+
 #: ALOHUB_* names in alohub_assets/ that a deployment must not set, each with the reason.
 NOT_FOR_DEPLOYMENTS: dict[str, str] = {
     "ALOHUB_FAILPOINT": "tests only: the crash-safety tests kill a run at a named point",
@@ -51,10 +65,11 @@ NOT_FOR_DEPLOYMENTS: dict[str, str] = {
 _NAME_IN_CODE = re.compile(r"(?<=[\"'`])ALOHUB_[A-Z0-9_]+")
 
 
-def variables_read_by_the_code() -> set[str]:
-    """ALOHUB_* names quoted in the code location's source (string literals and docstrings)."""
+def variables_read_by_the_code(package: str = "alohub_assets") -> set[str]:
+    """ALOHUB_* names quoted in a package's source (string literals and docstrings): the code
+    location's by default, ``alohub_dashboard`` for the dashboard."""
     names: set[str] = set()
-    for path in (ROOT / "alohub_assets").rglob("*"):
+    for path in (ROOT / package).rglob("*"):
         if path.suffix in (".py", ".sql", ".yaml") and path.is_file():
             names |= set(_NAME_IN_CODE.findall(path.read_text()))
     return names

@@ -22,7 +22,7 @@ from alohub_assets.api.client import (
     RetryPolicy,
 )
 from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
-from alohub_assets.api.records import local_day_window
+from alohub_assets.api.records import ICT, local_day_window
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import RECORDING_IN_DETAIL, SandboxCall
@@ -84,6 +84,36 @@ def test_server_cap_on_limit_does_not_end_paging(make_sandbox):
         rows = list_call_logs(client, start, end)
     assert set(r["callId"] for r in rows) == set(day_ids(sandbox))
     assert client.stats.pages == -(-len(rows) // 30)
+
+
+def truth_rows(sandbox, day: date = DAY) -> list[dict]:
+    """The rows the sandbox serves for the day, in its order (what one huge page would hold)."""
+    return sandbox.store.list_rows(*local_day_window(day), None, now=datetime.now(ICT))
+
+
+@pytest.mark.parametrize("pages_in_flight", [1, 8])
+def test_a_short_page_before_total_record_rereads_the_window(make_sandbox, pages_in_flight):
+    """Page 2 comes back with half its rows although totalRecord says more match. Paging may
+    end neither on that page nor on the empty page past the rows it got: the window is read
+    again, and every row lands once."""
+    sandbox = make_sandbox()
+    sandbox.server.state.forced_faults = [None, "short_page"]  # the 2nd request of the read
+    sink = ListSink()
+    with sandbox.client(pages_in_flight=pages_in_flight) as client:
+        result = client.read_window(*local_day_window(DAY), sink)
+    assert result.rereads == 1 and client.stats.window_rereads == 1
+    assert sink.rows == truth_rows(sandbox)
+    assert result.rows == result.total_record == len(sink.rows)
+
+
+def test_pages_that_keep_coming_back_short_are_a_clear_error(make_sandbox):
+    sandbox = make_sandbox(faults={"short_page": 1.0})
+    sink = ListSink()
+    with sandbox.client(max_window_rereads=2) as client, pytest.raises(AloHubPagingError) as info:
+        client.read_window(*local_day_window(DAY), sink)
+    assert "came back short" in str(info.value) and "was empty with" in str(info.value)
+    assert sink.rows == []  # nothing is passed off as the whole window
+    assert client.stats.window_rereads == 3
 
 
 def test_filters_by_call_type_and_phone(sandbox):
@@ -149,6 +179,30 @@ def test_429_waits_retry_after_then_continues(make_sandbox):
     assert client.stats.retries["rate_limited"] == client.stats.rate_limited
     assert sandbox.requests()["list:200"] == 4 + client.stats.pages  # the 4 others, then ours
     assert client.stats.seconds_slept == clock.now - 1_000_000.0 >= 2.0  # all on the fake clock
+
+
+def test_the_client_paces_to_the_vendors_10_s_window(make_sandbox):
+    """The client as the pipeline builds it (no window given: the vendor's "limit/10s") against
+    4 requests per sliding 10 s window, on one simulated clock: the pacer it makes meets at
+    most the one 429 with which it learns how the window is counted, and loses no window. Handed
+    a shorter window it would send too early (429s); a longer one, it would wait for nothing."""
+    sandbox = make_sandbox(
+        tenant_limit=4, route_limit=4, window_seconds=10.0, rate_window="sliding"
+    )
+    clock = FakeClock()
+    sandbox.server.state.clock = clock.time
+    # One page at a time: every wait is then one sleep on the simulated clock.
+    with sandbox.client(
+        page_size=25, pages_in_flight=1, clock=clock.time, sleep=clock.sleep
+    ) as client:
+        rows = list_call_logs(client, *local_day_window(DAY))
+    assert rows == truth_rows(sandbox)
+    served = sandbox.requests()
+    assert served.get("list:429", 0) <= 1
+    # Simulated seconds (the schedule the pacer chose, not a measured duration) against the
+    # bound: 4 requests at the start of each window.
+    bound = 10.0 * ((served["list:200"] - 1) // 4)
+    assert bound >= 30 and clock.now - 1_000_000.0 <= 1.1 * bound
 
 
 def test_drops_timeouts_and_bad_bodies_are_retried(make_sandbox):

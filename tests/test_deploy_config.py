@@ -17,6 +17,7 @@ import yaml
 
 from tests.deploy_files import (
     CHART_SCHEMA,
+    DASHBOARD_WIRED,
     DEPLOY,
     NOT_FOR_DEPLOYMENTS,
     ROOT,
@@ -134,15 +135,17 @@ def test_deploy_instance_runs_on_postgres_with_the_queue_pool_limits_and_s3_logs
     assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
     concurrency = instance.get_concurrency_config()
     assert concurrency.run_queue_config.max_concurrent_runs == 4
-    # Every pool the pipeline's steps claim (alohub_api: one tenant's quota) gets its limit
-    # from this instance before an operator sets one, in Postgres, for every process.
+    # Every pool the pipeline's steps claim (alohub_api: one tenant's quota, paced from one
+    # Postgres record by every run) gets its limit from this instance before an operator sets
+    # one, in Postgres, for every process.
     from alohub_assets.definitions import defs
 
     pools = set().union(*(node.pools or set() for node in defs.resolve_asset_graph().asset_nodes))
     assert "alohub_api" in pools
     for pool in pools:
         instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
-        assert instance.event_log_storage.get_concurrency_info(pool).slot_count == 1, pool
+        slots = instance.event_log_storage.get_concurrency_info(pool).slot_count
+        assert slots == concurrency.pool_config.default_pool_limit == 4, pool
 
     # The instance stores runs and events in Postgres: a materialization is read back.
     @dg.asset
@@ -242,8 +245,77 @@ def test_every_wired_setting_reaches_the_code_server_and_run_pods_on_kubernetes(
 
 
 def test_every_wired_setting_is_documented():
-    for name in WIRED:
+    for name in {*WIRED, *DASHBOARD_WIRED}:
         assert f"`{name}`" in DOCS, name
+
+
+# ------------------------------------------------------------------------------ the dashboard
+
+
+def test_every_setting_the_dashboard_reads_is_in_its_wired_list():
+    read = variables_read_by_the_code("alohub_dashboard")
+    assert {"ALOHUB_DASHBOARD_HOST", "ALOHUB_DASHBOARD_PORT"} <= read
+    assert read <= set(DASHBOARD_WIRED), read - set(DASHBOARD_WIRED)
+
+
+def test_compose_dashboard_reads_the_data_read_only_without_the_pipelines_secrets():
+    services = compose()["services"]
+    dashboard = services["dashboard"]
+    assert dashboard["image"] == services["code"]["image"]  # the same image
+    assert dashboard["command"] == ["python", "-m", "alohub_dashboard.serve"]
+    assert dashboard["restart"] in ("unless-stopped", "always")
+    assert "/_stcore/health" in " ".join(dashboard["healthcheck"]["test"])
+    env = dashboard["environment"]
+    assert set(DASHBOARD_WIRED) <= set(env), set(DASHBOARD_WIRED) - set(env)
+    # None of the pipeline's secrets; its storage keys are its own (read-only) ones.
+    pipeline_secrets = {name for name, kind in WIRED.items() if kind == SECRET}
+    assert not (pipeline_secrets - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) & set(env)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert compose_references(env[name]) == {f"DASHBOARD_{name}"}, name
+    # The data and settings volumes are mounted read-only, and nothing else.
+    code_data = next(v for v in services["code"]["volumes"] if v.startswith("alohub-data:"))
+    assert dashboard["volumes"] == [f"{code_data}:ro", "alohub-settings:/opt/dagster/settings:ro"]
+    assert env["ALOHUB_SETTINGS_FILE"] == services["code"]["environment"]["ALOHUB_SETTINGS_FILE"]
+    # Published on loopback by default (it has no accounts); the port in the container is the
+    # one the app listens on.
+    (port,) = dashboard["ports"]
+    assert interpolate(port, env_example()).startswith("127.0.0.1:")
+    assert interpolate(port, {}) == f"127.0.0.1:8501:{env['ALOHUB_DASHBOARD_PORT']}"
+    service_environment("dashboard", env_example())  # resolves from the example env file
+
+
+def test_helm_dashboard_reads_the_data_read_only_without_the_pipelines_secrets():
+    values = helm_values()
+    dashboard, code = values["dashboard"], the_deployment(values)
+    assert dashboard["image"] == code["image"]
+    env = {entry["name"]: entry for entry in dashboard["env"]}
+    assert set(DASHBOARD_WIRED) <= set(env), set(DASHBOARD_WIRED) - set(env)
+    assert "ALOHUB_API_KEY" not in env and "PGPASSWORD" not in env
+    for name, kind in DASHBOARD_WIRED.items():
+        if kind == SECRET:
+            ref = env[name]["valueFrom"]["secretKeyRef"]
+            assert "value" not in env[name] and ref["name"] == "alohub-dashboard-secrets", name
+    assert env["ALOHUB_DASHBOARD_PORT"]["value"] == str(dashboard["port"])
+    assert env["ALOHUB_DATA_DIR"] == next(e for e in code["env"] if e["name"] == "ALOHUB_DATA_DIR")
+    assert all(mount["readOnly"] for mount in dashboard["volumeMounts"])
+    assert dashboard["volumes"] == code["volumes"]  # the same settings ConfigMap
+    assert {"cpu", "memory"} <= set(dashboard["resources"]["requests"])
+    # The chart beside the values renders only what the values hold.
+    chart = DEPLOY / "helm" / "dashboard"
+    used = set()
+    for template in (chart / "templates").glob("*.yaml"):
+        used |= set(re.findall(r"\{\{-? *(?:toYaml )?\.([a-zA-Z.]+)", template.read_text()))
+    assert used, "no value read by the dashboard chart"
+    for path in used:
+        node = dashboard
+        for part in path.split("."):
+            node = node[part]  # KeyError: a template reads a value the values file lacks
+    assert yaml.safe_load((chart / "Chart.yaml").read_text())["name"] == "alohub-dashboard"
+    install = (
+        "helm upgrade --install alohub-dashboard deploy/helm/dashboard -f deploy/helm/values.yaml"
+    )
+    assert install in (DEPLOY / "helm" / "values.yaml").read_text()
+    assert install in DOCS
 
 
 # ------------------------------------------------------------------------------ the Helm values
@@ -373,7 +445,12 @@ def test_compose_long_running_services_restart_and_have_healthchecks():
 
 def test_compose_migrates_the_instance_before_any_dagster_service():
     services = compose()["services"]
-    assert services["migrate"]["command"] == ["dagster", "instance", "migrate"]
+    slots = instance_config()["concurrency"]["pools"]["default_limit"]
+    assert services["migrate"]["command"] == [
+        "sh",
+        "-c",
+        f"dagster instance migrate && dagster instance concurrency set alohub_api {slots}",
+    ]
     assert services["migrate"]["restart"] == "no"
     for name in DAGSTER_SERVICES:
         condition = services[name]["depends_on"]["migrate"]["condition"]

@@ -24,8 +24,10 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg2
 import pytest
 import yaml
 
@@ -286,8 +288,15 @@ def topology(postgres_server, s3_endpoint, module_sandbox, tmp_path_factory) -> 
             **image,
             **{k: host.value(v) for k, v in service_environment(service, env_file).items()},
         }
-        # The test server's user and database (trust authentication on loopback).
+        # The test server's user and database (trust authentication on loopback), for the
+        # instance and for the pacer's state, which Compose puts in the same database.
         env.update(DAGSTER_POSTGRES_USER=postgres_server.user, DAGSTER_POSTGRES_DB=database)
+        if env.get("ALOHUB_RATE_STATE_URL"):  # the services that run the pipeline's code
+            state = urlsplit(env["ALOHUB_RATE_STATE_URL"])
+            where = f"{postgres_server.user}@{state.hostname}:{state.port}"
+            env["ALOHUB_RATE_STATE_URL"] = urlunsplit(
+                state._replace(netloc=where, path=f"/{database}")
+            )
         return env
 
     def run_once(service: str) -> None:
@@ -404,6 +413,15 @@ def test_backfill_through_the_webserver_on_the_deployment_topology(topology, bac
     assert {run["status"] for run in runs} == {"SUCCESS"}
     # The queue of deploy/dagster.yaml held: never more than 4 runs in progress at once.
     assert max_overlap(runs) <= instance_config()["concurrency"]["runs"]["max_concurrent_runs"]
+    # The runs paced from one record in the deployment's Postgres (ALOHUB_RATE_STATE_URL): the
+    # table and its row exist only once a pacer has taken a ticket there.
+    state = psycopg2.connect(topology["environment"]("code")["ALOHUB_RATE_STATE_URL"])
+    try:
+        with state.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM alohub_rate_quota")
+            assert cursor.fetchone() == (1,)
+    finally:
+        state.close()
 
     # Every partition: each of the sandbox's calls exactly once, KPIs through the catalog.
     with open_mart(topology["data_dir"]) as con:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import duckdb
 import pyarrow.parquet as pq
 
+from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.defs.recordings.call_recordings import call_recordings
 from alohub_assets.defs.resources import RecordingPolicyResource
+from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.recordings import fetch_recordings, find_due, merge_recordings
 from alohub_dev.sandbox.calls import (
     RECORDING_DELAYED,
     RECORDING_IN_DETAIL,
@@ -108,3 +113,37 @@ def test_gives_up_after_the_attempt_limit(make_sandbox, tmp_path):
     asked = detail_requests(sandbox)
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
     assert detail_requests(sandbox) == asked
+
+
+def test_the_default_policy_asks_after_10_min_1_h_6_h_24_h_and_gives_up_after_5(
+    make_sandbox, tmp_path
+):
+    """The schedule the README promises for a recording that never comes, under the resource's
+    defaults (what a deployment runs): each call asked again 10 min, 1 h, 6 h and 24 h after
+    its last attempt, and given up after the 5th. The asset's steps without Dagster, on a
+    clock moved by hand to each next due moment."""
+    sandbox = make_sandbox(calls_per_day=80, recording_delay_seconds=3600)
+    warehouse = Warehouse.at(tmp_path)
+    policy = RecordingPolicyResource().get_policy()
+    now = datetime(2026, 3, 5, 3, 0, tzinfo=UTC)
+    gaps = []
+    with sandbox.client() as client:
+        land_call_logs(client, warehouse, DAY)
+        build_call_logs(warehouse, DAY)
+        missing = missing_answered(warehouse, DAY)
+        while True:
+            due = find_due(warehouse, DAY, policy, now)
+            if due.due_call_ids:
+                fetched = fetch_recordings(client, due.due_call_ids, due.attempts, policy, now)
+                merge_recordings(warehouse, DAY, fetched.table)
+                continue
+            if due.next_due_at is None:
+                break
+            gaps.append(due.next_due_at - now)
+            now = due.next_due_at
+    expected = [timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6), timedelta(hours=24)]
+    assert gaps == expected
+    rows = pq.read_table(warehouse.recordings_file(DAY)).to_pylist()
+    unresolved = [r for r in rows if r["status"] != "found"]
+    assert {r["call_id"] for r in rows} == missing
+    assert unresolved and all(r["status"] == "gave_up" and r["attempts"] == 5 for r in unresolved)

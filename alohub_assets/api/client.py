@@ -30,7 +30,9 @@ import httpx
 from alohub_assets.api.rate_limit import (
     DEFAULT_MARGIN_SECONDS,
     MemoryQuotaStore,
+    PostgresQuotaStore,
     QuotaPacer,
+    QuotaStore,
     SqliteQuotaStore,
     Ticket,
     default_state_path,
@@ -48,6 +50,9 @@ RATE_WINDOW_SECONDS = 10.0
 PAGES_IN_FLIGHT = 8
 #: Where processes share what they know of the tenant's quota; ":memory:" keeps it per client.
 RATE_STATE_PATH_ENV = "ALOHUB_RATE_STATE_PATH"
+#: The same state in Postgres (postgresql://user@host:port/db, password in PGPASSWORD), for
+#: processes on machines that share no disk; when set, it is used instead of the file.
+RATE_STATE_URL_ENV = "ALOHUB_RATE_STATE_URL"
 
 # --------------------------------------------------------------------------------------- errors
 
@@ -205,7 +210,12 @@ def list_request_body(
 
 
 class AloHubClient:
-    """Talks to one AloHub tenant. Thread-safe; use as a context manager or call ``close()``."""
+    """Talks to one AloHub tenant. Thread-safe; use as a context manager or call ``close()``.
+
+    The pacer's state is shared as ``_shared_pacer`` says (``rate_state_url``,
+    ``rate_state_path``, the environment). ``sleep`` and ``clock`` replace the real ones (tests
+    run the pacer and the retries on a simulated clock); ``pacer`` replaces the shared pacer
+    the client otherwise makes (and closes)."""
 
     def __init__(
         self,
@@ -223,8 +233,10 @@ class AloHubClient:
         rate_window_seconds: float = RATE_WINDOW_SECONDS,
         rate_margin_seconds: float = DEFAULT_MARGIN_SECONDS,
         rate_state_path: str | None = None,
+        rate_state_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         if not api_key:
             raise AloHubConfigError(
@@ -245,12 +257,15 @@ class AloHubClient:
         self._pacer_sleep = sleep  # None: the pacer also wakes on answers
         self._pages_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._owns_pacer = pacer is None
         self._pacer = pacer or _shared_pacer(
             self.base_url,
             self.tenant_id or f"key:{api_key}",
             rate_window_seconds,
             rate_margin_seconds,
             rate_state_path,
+            clock,
+            rate_state_url,
         )
         headers = {"X-Api-Key": api_key, "Accept": "application/json"}
         if self.tenant_id:
@@ -276,6 +291,8 @@ class AloHubClient:
         if self._pages_pool is not None:
             self._pages_pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
+        if self._owns_pacer:
+            self._pacer.store.close()  # a Postgres store holds a connection
 
     # ------------------------------------------------------------------------------ list API
 
@@ -291,8 +308,9 @@ class AloHubClient:
         """Reads every page of [start, end] (both inclusive, by call start) into ``sink``.
 
         Paging stops when the rows received reach ``totalRecord``, never on a short page (a
-        server may cap ``limit``). If ``totalRecord`` moves while paging, the pages already
-        written are discarded and the window is read again, up to ``max_window_rereads`` times.
+        server may cap ``limit``). If ``totalRecord`` moves while paging, or an empty page comes
+        before the rows reach it (a page came back short), the pages already written are
+        discarded and the window is read again, up to ``max_window_rereads`` times.
         """
         body = list_request_body(start, end, self.page_size, call_type, phone_number)
         rereads = 0
@@ -304,7 +322,8 @@ class AloHubClient:
                 rereads += 1
                 self.stats.add(window_rereads=1)
                 log.warning(
-                    "AloHub window %s..%s changed while paging (%s); reading it again",
+                    "AloHub window %s..%s changed or came back short while paging (%s); "
+                    "reading it again",
                     body["callStartTime"],
                     body["callEndtime"],
                     changed.detail,
@@ -312,8 +331,9 @@ class AloHubClient:
                 if rereads > self.max_window_rereads:
                     raise AloHubPagingError(
                         f"the window {body['callStartTime']}..{body['callEndtime']} kept changing "
-                        f"while it was paged ({changed.detail}); gave up after {rereads - 1} "
-                        "re-reads. Try again later, when the day's calls have settled."
+                        f"or came back short while it was paged ({changed.detail}); gave up "
+                        f"after {rereads - 1} re-reads. Try again later, when the day's calls "
+                        "have settled."
                     ) from None
                 continue
             self.stats.add(total_record=total)
@@ -569,15 +589,29 @@ def _shared_pacer(
     window_seconds: float,
     margin_seconds: float,
     state_path: str | None,
+    clock: Callable[[], float] | None = None,
+    state_url: str | None = None,
 ) -> QuotaPacer:
-    """The tenant's pacer, its state in a SQLite file every process of this machine shares
-    (``rate_state_path``, else ``ALOHUB_RATE_STATE_PATH``, else the temp folder)."""
-    path = state_path or os.environ.get(RATE_STATE_PATH_ENV) or str(default_state_path())
-    if path == ":memory:":
-        store: MemoryQuotaStore | SqliteQuotaStore = MemoryQuotaStore()
+    """The tenant's pacer, its state shared by every process that uses the same store: the
+    Postgres table of ``state_url`` (every machine of a deployment), else the SQLite file
+    ``state_path`` (every process of this machine), else ``ALOHUB_RATE_STATE_URL``, else
+    ``ALOHUB_RATE_STATE_PATH``, else a file in the temp folder. An explicit argument beats the
+    environment; ``:memory:`` keeps the state per client."""
+    key = quota_key(base_url, tenant)
+    url = state_url or (None if state_path else os.environ.get(RATE_STATE_URL_ENV))
+    store: QuotaStore
+    if url:
+        store = PostgresQuotaStore(url, key)
+        clock = clock or store.clock  # one clock for the machines that share the state
     else:
-        store = SqliteQuotaStore(Path(path), quota_key(base_url, tenant))
-    return QuotaPacer(store, window_seconds=window_seconds, margin_seconds=margin_seconds)
+        path = state_path or os.environ.get(RATE_STATE_PATH_ENV) or str(default_state_path())
+        store = MemoryQuotaStore() if path == ":memory:" else SqliteQuotaStore(Path(path), key)
+    return QuotaPacer(
+        store,
+        window_seconds=window_seconds,
+        margin_seconds=margin_seconds,
+        clock=clock or time.time,
+    )
 
 
 def _check_page_shape(payload: dict) -> None:

@@ -23,8 +23,11 @@ models the server's counting:
 
 The state lives in a small SQLite file (one row per API and tenant) so that concurrent runs,
 the daily run and a recordings run pace as one client; what was learned survives the process,
-so a later run does not probe again. A margin (default 40 ms) covers the time between our clock
-reading and the server's; it is never a whole window. No Dagster import.
+so a later run does not probe again. Run pods and run containers share no disk: for them the
+same row lives in a Postgres table (``PostgresQuotaStore``, the deployment's database), with the
+same one transaction per ticket and answer. A margin (default 40 ms) covers the time between
+our clock reading and the server's; it is never a whole window. No Dagster import; psycopg2
+only when the Postgres store is used.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 KINDS = ("unknown", "sliding", "fixed", "token")
 DEFAULT_MARGIN_SECONDS = 0.04
@@ -97,6 +102,18 @@ class Ticket:
 # -------------------------------------------------------------------------------------- stores
 
 
+class QuotaStore(Protocol):
+    """Where the pacers of one quota keep their state: one read-modify-write at a time."""
+
+    def transaction(self) -> AbstractContextManager[QuotaState]: ...
+
+    def close(self) -> None: ...
+
+
+class QuotaStoreError(RuntimeError):
+    """The shared state cannot be read or written; the text never holds a password."""
+
+
 class MemoryQuotaStore:
     """The state in this process only (notebooks, unit tests)."""
 
@@ -108,6 +125,9 @@ class MemoryQuotaStore:
     def transaction(self) -> Iterator[QuotaState]:
         with self._lock:
             yield self._state
+
+    def close(self) -> None:
+        pass
 
 
 class SqliteQuotaStore:
@@ -150,6 +170,185 @@ class SqliteQuotaStore:
         self._db.close()
 
 
+RATE_STATE_TABLE = "alohub_rate_quota"
+_TABLE_LOCK = 0x616C6F68  # pg_advisory_xact_lock key: one process creates the table
+_SQL = {  # the table's name written out: no statement is composed at run time
+    "create": "CREATE TABLE IF NOT EXISTS alohub_rate_quota "
+    "(key TEXT PRIMARY KEY, state TEXT NOT NULL)",
+    "lock": "SELECT state FROM alohub_rate_quota WHERE key = %s FOR UPDATE",
+    "add": "INSERT INTO alohub_rate_quota (key, state) VALUES (%s, '') "
+    "ON CONFLICT (key) DO NOTHING",
+    "write": "UPDATE alohub_rate_quota SET state = %s WHERE key = %s",
+}
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
+
+
+class PostgresQuotaStore:
+    """The state in a Postgres table, for processes on machines that share no disk (run pods,
+    run containers): one row per quota, locked by ``SELECT ... FOR UPDATE`` for the one
+    transaction of each ticket and answer, as ``BEGIN IMMEDIATE`` does for the SQLite file.
+
+    ``url`` is ``postgresql://user@host:port/db``; the password comes from libpq's
+    ``PGPASSWORD`` (or ``~/.pgpass``). One put in the URL anyway is used but never shown: not
+    in ``repr``, not in an error. The table is created when missing. The pacer's clock is this
+    machine's clock set to the database server's (``clock``), so the send times that machines
+    compare with each other are on one clock.
+    """
+
+    def __init__(self, url: str, key: str, *, connect_timeout_seconds: int = 10):
+        self.key = key
+        self.where, self._dsn, self._secrets = _postgres_target(url)
+        import psycopg2  # here, not at the top: only this store needs it
+
+        self._pg = psycopg2
+        self._connect_timeout = connect_timeout_seconds
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self._offset = 0.0
+        with self._lock:
+            self._connection()
+
+    def __repr__(self) -> str:
+        return f"PostgresQuotaStore({self.where!r})"
+
+    def clock(self) -> float:
+        """Epoch seconds on the database server's clock, read from this machine's."""
+        return time.time() + self._offset
+
+    @contextmanager
+    def transaction(self) -> Iterator[QuotaState]:
+        with self._lock:
+            db, state = self._begin()
+            try:
+                yield state
+                with db.cursor() as cursor:
+                    cursor.execute(_SQL["write"], (state.to_json(), self.key))
+                db.commit()
+            except self._pg.Error as error:
+                self._drop()
+                raise self._failure("could not be written", error) from None
+            except BaseException:
+                self._rollback()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _begin(self) -> tuple[Any, QuotaState]:
+        """Locks the quota's row (created when missing) and reads it. A connection lost since
+        the last ticket (a database restart, a fail-over) is replaced once."""
+        for attempt in (1, 2):
+            db = self._connection()
+            try:
+                with db.cursor() as cursor:
+                    cursor.execute(_SQL["lock"], (self.key,))
+                    row = cursor.fetchone()
+                    if row is None:  # the first ticket of this quota
+                        cursor.execute(_SQL["add"], (self.key,))
+                        cursor.execute(_SQL["lock"], (self.key,))
+                        row = cursor.fetchone()
+                return db, QuotaState.from_json(row[0])
+            except self._pg.Error as error:
+                if not db.closed:  # the statement failed (a lock time-out, a privilege)
+                    self._rollback()
+                    raise self._failure("could not be read", error) from None
+                self._drop()
+                if attempt == 2:
+                    raise self._failure("could not be read", error) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _connection(self) -> Any:
+        if self._db is not None and not self._db.closed:
+            return self._db
+        try:
+            db = self._pg.connect(
+                self._dsn,
+                connect_timeout=self._connect_timeout,
+                application_name="alohub-rate-pacer",
+            )
+        except self._pg.Error as error:
+            raise self._failure("could not be reached", error) from None
+        try:
+            with db.cursor() as cursor:
+                # A waiter holds the row for microseconds; a frozen process must not hold it.
+                cursor.execute("SET lock_timeout = '60s'")
+                cursor.execute("SET idle_in_transaction_session_timeout = '30s'")
+                cursor.execute("SELECT to_regclass(%s)", (RATE_STATE_TABLE,))
+                if cursor.fetchone()[0] is None:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_TABLE_LOCK,))
+                    cursor.execute(_SQL["create"])
+                db.commit()
+                self._offset = _clock_offset(cursor)
+                db.commit()
+        except self._pg.Error as error:
+            db.close()
+            raise self._failure("could not be set up", error) from None
+        self._db = db
+        return db
+
+    def _rollback(self) -> None:
+        try:
+            self._db.rollback()
+        except self._pg.Error:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except self._pg.Error:
+                pass
+        self._db = None
+
+    def _failure(self, what: str, error: Exception) -> QuotaStoreError:
+        detail = " ".join(str(error).split())
+        for secret in self._secrets:
+            detail = detail.replace(secret, "***")
+        return QuotaStoreError(
+            f"the shared rate-limit state in Postgres ({self.where}) {what}: "
+            f"{detail[:300] or type(error).__name__}"
+        )
+
+
+def _postgres_target(url: str) -> tuple[str, str, tuple[str, ...]]:
+    """(the URL as shown, any password masked; the URL for libpq; the strings never shown)."""
+    parts = urlsplit(url)
+    secrets = {parts.password or "", unquote(parts.password or "")}
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = netloc.rpartition("@")[0].partition(":")[0]
+        netloc = f"{user}:***@{netloc.rpartition('@')[2]}"
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "password":  # libpq takes it as a URL parameter too
+            secrets.add(value)
+            value = "***"
+        query.append((name, value))
+    shown = urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*/")))
+    secrets.discard("")
+    if parts.scheme.lower() not in _POSTGRES_SCHEMES:
+        raise QuotaStoreError(
+            "the rate-limit state URL (ALOHUB_RATE_STATE_URL) must be "
+            f"postgresql://user@host:port/db, with the password in PGPASSWORD; got {shown!r}"
+        )
+    secrets_longest_first = tuple(sorted(secrets, key=len, reverse=True))
+    return shown, urlunsplit(parts._replace(scheme="postgresql")), secrets_longest_first
+
+
+def _clock_offset(cursor: Any) -> float:
+    """The database clock less ours, from the quickest of three readings."""
+    best: tuple[float, float] | None = None
+    for _ in range(3):
+        before = time.time()
+        cursor.execute("SELECT extract(epoch FROM clock_timestamp())")
+        server = float(cursor.fetchone()[0])
+        after = time.time()
+        if best is None or after - before < best[0]:
+            best = (after - before, server - (before + after) / 2)
+    return best[1] if best else 0.0
+
+
 def quota_key(base_url: str, tenant: str) -> str:
     """A stable name for one tenant's quota; a hash, so no key or id is written anywhere."""
     return hashlib.sha256(f"{base_url}\0{tenant}".encode()).hexdigest()[:24]
@@ -168,7 +367,7 @@ class QuotaPacer:
 
     def __init__(
         self,
-        store: MemoryQuotaStore | SqliteQuotaStore,
+        store: QuotaStore,
         *,
         window_seconds: float = 10.0,
         margin_seconds: float = DEFAULT_MARGIN_SECONDS,

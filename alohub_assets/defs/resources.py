@@ -70,7 +70,9 @@ class AloHubResource(dg.ConfigurableResource):
     rate_state_path: str | None = Field(
         default=None,
         description="SQLite file the processes of a machine share the tenant's quota through "
-        "(default: ALOHUB_RATE_STATE_PATH, else the temp folder; ':memory:' = this client only)",
+        "(default: the Postgres table of ALOHUB_RATE_STATE_URL when set, for machines that "
+        "share no disk, else ALOHUB_RATE_STATE_PATH, else the temp folder; a path set here "
+        "wins over both; ':memory:' = this client only)",
     )
     pages_in_flight: int = Field(
         default=PAGES_IN_FLIGHT,

@@ -7,6 +7,9 @@ window is read too (its extra calls get direction ``unknown``).
 
 Each page becomes one JSON line ``{"source", "page", "data": [rows as sent]}``.
 The partition folder is staged and swapped in whole, with ``_fetch.json`` describing the fetch.
+Today's partition is refreshed instead of read whole when it was landed before: only what may
+have changed since is read, and the previous rows outside the windows read are kept
+(``storage/refresh.py``).
 
 On object storage (no rename) the page files of each fetch are uploaded under a folder of their
 own, ``date=DAY/v=<fetch id>/``, and ``date=DAY/_fetch.json`` is uploaded last, naming that
@@ -84,6 +87,8 @@ class LandingResult:
     rows_kept: int = 0
     #: A refresh: the newest call start of the day the new landing holds.
     newest_start: datetime | None = None
+    #: "full" (the day read whole) or "refresh" (today, only what may have changed).
+    mode: str = "full"
 
     @property
     def rows(self) -> int:
@@ -92,7 +97,7 @@ class LandingResult:
 
     @property
     def refresh(self) -> bool:
-        return self.newest_start is not None or self.rows_kept > 0
+        return self.mode == "refresh"
 
 
 def land_call_logs(
@@ -183,6 +188,7 @@ def land_call_logs(
         windows=windows,
         rows_kept=kept.rows if kept else 0,
         newest_start=kept.newest_start if kept else None,
+        mode=manifest["mode"],
     )
 
 

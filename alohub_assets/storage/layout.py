@@ -52,11 +52,12 @@ class CallLogsStatus:
     newest_call_start: str | None
 
 
-def call_logs_status(path: Path) -> CallLogsStatus:
-    """The status of a local ``call_logs`` Parquet file (its footer only is read)."""
+def call_logs_status(path: Path | str, filesystem=None) -> CallLogsStatus:
+    """The status of a ``call_logs`` Parquet file (its footer only is read): a local file, or
+    the path of an object in ``filesystem`` (a pyarrow filesystem, for object storage)."""
     import pyarrow.parquet as pq
 
-    metadata = pq.read_schema(path).metadata or {}
+    metadata = pq.read_schema(str(path), filesystem=filesystem).metadata or {}
 
     def text(key: str) -> str | None:
         value = metadata.get(key.encode())
@@ -111,6 +112,18 @@ class Warehouse:
         """Publishes a complete local file (one whole-object PUT on object storage)."""
         if self.remote is not None:
             self.remote.put_file(path, self.relative(path))
+
+    def call_logs_day_status(self, day: date) -> CallLogsStatus | None:
+        """What the ``call_logs`` file of ``day`` says of itself, read from where it is stored
+        (the footer only); None when the day has no file."""
+        path = self.call_logs_file(day)
+        try:
+            if self.remote is None:
+                return call_logs_status(path)
+            key = self.remote.location.key(self.relative(path))
+            return call_logs_status(key, filesystem=self.remote.filesystem)
+        except FileNotFoundError:
+            return None
 
     def modified_time(self, path: Path) -> float | None:
         if self.remote is not None:

@@ -4,7 +4,8 @@ It answers both documented endpoints the way the vendor document describes them 
 validation, ``callEndtime`` spelling, paging, ``totalRecord``, error bodies, rate-limit headers
 in 10 s windows counted as fixed windows, a sliding log or a token bucket, 429 with
 ``Retry-After``), can add latency to every answer, and can misbehave on purpose (500s, dropped
-connections, slow answers, gateway HTML, truncated bodies, ``success`` "0").
+connections, slow answers, gateway HTML, truncated bodies, ``success`` "0", list pages shorter
+than asked while ``totalRecord`` says more rows match).
 
 Run it with ``uv run alohub-sandbox --port 8765``. Besides the API it serves, without auth and
 only for tests, benchmarks and the demo: ``GET /_sandbox/stats`` (requests by route and status),
@@ -57,8 +58,10 @@ FAULT_KINDS = (
     "storm_429",  # 429 with Retry-After although the window has room (a gateway's storm)
     "drift",  # list only: a late call lands in the window just before the answer
     "detail_404",  # detail only: 404 for a call that exists
+    "short_page",  # list only: `data` holds half the page's rows (none of a one-row page)
+    # although `totalRecord` still counts them all, as a backend cutting a query short would
 )
-ROUTE_ONLY_FAULTS = {"drift": "list", "detail_404": "detail"}
+ROUTE_ONLY_FAULTS = {"drift": "list", "detail_404": "detail", "short_page": "list"}
 #: How a rate window is counted; the vendor document says only "limit/10s".
 RATE_WINDOWS = (
     "fixed",  # a counter per window; it resets at the window's end
@@ -398,7 +401,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if phone:
             rows = [r for r in rows if phone in (r["caller"], r["called"])]
         offset = (page - 1) * limit
-        return 200, _body(True, "SUCCESS", "SUCCESS", rows[offset : offset + limit], len(rows))
+        data = rows[offset : offset + limit]
+        if getattr(self, "fault", None) == "short_page":
+            data = data[: len(data) // 2]  # fewer rows than asked, though more match
+        return 200, _body(True, "SUCCESS", "SUCCESS", data, len(rows))
 
     def _detail(self, call_id: str) -> tuple[int, dict]:
         if not is_valid_call_id(call_id):
