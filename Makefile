@@ -60,6 +60,7 @@ bench: install  ## every benchmark, each file from one run (about half an hour; 
 	$(UV) run --no-sync python -m bench.kpi_year    # -> docs/benchmarks-kpi-year.md (a year of every KPI table)
 	$(UV) run --no-sync python -m bench.scale_out   # -> docs/benchmarks-scale-out.md (4-run backfill old vs new mart, local vs S3)
 	$(UV) run --no-sync python -m bench.dashboard   # -> docs/benchmarks-dashboard.md (Today and Trends first render on a year of data)
+	$(UV) run --no-sync python -m bench.forecast    # -> docs/benchmarks-forecast.md (backtest vs seasonal naive and Holt-Winters; forecast + plan time)
 
 soak: install  ## the reliability suite at 25 partition runs per fault kind -> docs/reliability.md
 	ALOHUB_SOAK_RUNS=25 ALOHUB_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(UV) run pytest -q \

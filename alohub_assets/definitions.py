@@ -15,6 +15,7 @@ from alohub_assets.defs.resources import (
     RecordingPolicyResource,
     alohub_resource_from_env,
     kpi_settings_resource,
+    planning_settings_resource,
     warehouse_resource_from_env,
 )
 from alohub_assets.defs.settings import CENTER_SETTINGS
@@ -33,5 +34,6 @@ defs = dg.Definitions(
         "warehouse": warehouse_resource_from_env(),
         "recording_policy": RecordingPolicyResource(),
         "kpi_settings": kpi_settings_resource(CENTER_SETTINGS),
+        "planning_settings": planning_settings_resource(CENTER_SETTINGS),
     },
 )

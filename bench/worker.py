@@ -51,6 +51,7 @@ def ingest(
     from alohub_assets.defs.resources import (
         AloHubResource,
         KpiSettingsResource,
+        PlanningSettingsResource,
         RecordingPolicyResource,
         WarehouseResource,
     )
@@ -77,6 +78,7 @@ def ingest(
         "warehouse": WarehouseResource(data_dir=data_dir),
         "recording_policy": RecordingPolicyResource(),
         "kpi_settings": KpiSettingsResource(),
+        "planning_settings": PlanningSettingsResource(),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()

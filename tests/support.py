@@ -14,6 +14,7 @@ from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
 from alohub_assets.defs.resources import (
     AloHubResource,
     KpiSettingsResource,
+    PlanningSettingsResource,
     RecordingPolicyResource,
     WarehouseResource,
 )
@@ -65,6 +66,7 @@ def pipeline_resources(sandbox: Sandbox, data_dir, recording_policy=None, **aloh
         "warehouse": WarehouseResource(data_dir=str(data_dir)),
         "recording_policy": recording_policy or RecordingPolicyResource(),
         "kpi_settings": KpiSettingsResource(),
+        "planning_settings": PlanningSettingsResource(),
     }
 
 

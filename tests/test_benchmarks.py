@@ -106,3 +106,21 @@ def test_intraday_benchmark_refreshes_hold_every_call_of_a_full_read():
         (run,) = result.runs
         assert run["same_rows"] and run["calls"] > 0
         assert len(run["refreshes"]) >= 2 and run["refreshes"][-1]["rows_kept"] > 0
+
+
+def test_forecast_benchmark_builds_the_plan_and_scores_every_model_alike(tmp_path):
+    from bench import forecast as forecast_bench
+
+    size = forecast_bench.QUICK
+    result = forecast_bench.run(size, tmp_path / "data")
+    timing = result["timing"]
+    assert timing["forecast_rows"] == timing["plan_rows"] == 14 * 48 * (size.hotlines + 1)
+    wape = result["backtest"]["wape"]
+    # The benchmark's own scoring agrees with the forecast asset's backtest.
+    official = result["official"]
+    assert wape["method"]["*"] == pytest.approx(official.method_wape["*"])
+    assert wape["naive"]["*"] == pytest.approx(official.naive_wape["*"])
+    text = forecast_bench.write_report(
+        result, "abc123", "python -m bench.forecast", tmp_path / "r.md"
+    )
+    assert "abc123" in text and "seasonal naive" in text

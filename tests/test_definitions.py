@@ -20,6 +20,9 @@ ASSETS = {
     "wait_time_distribution",
     "callback_worklist",
     "call_recordings",
+    "call_volume_forecast",
+    "staffing_plan",
+    "forecast_accuracy",
 }
 CHECKS = {
     ("call_logs", "call_id_unique_and_not_null"),

@@ -281,7 +281,13 @@ def test_kpi_tables_follow_a_hand_rematerialization_of_a_past_day(make_sandbox, 
         )
 
     def evaluate(cursor):
-        return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        # The KPI tables' conditions (the planning tables follow call_logs too: their own tests).
+        return dg.evaluate_automation_conditions(
+            defs=defs,
+            instance=instance,
+            cursor=cursor,
+            asset_selection=dg.AssetSelection.assets(*KPI_KEYS),
+        )
 
     result = evaluate(None)
     assert result.total_requested == 0

@@ -29,7 +29,15 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ASSETS = {"raw_call_logs", "call_logs", *kpi_tables(), "call_recordings"}
+ASSETS = {
+    "raw_call_logs",
+    "call_logs",
+    *kpi_tables(),
+    "call_recordings",
+    "call_volume_forecast",
+    "staffing_plan",
+    "forecast_accuracy",
+}
 # What the browser test looks for in call_logs' lineage (the KPI tables added later are not all
 # drawn within the first view).
 IN_LINEAGE_VIEW = {

@@ -1,6 +1,7 @@
 """Dagster resources: the AloHub API and the data folder, configured from the environment."""
 
 import os
+from datetime import date
 
 import dagster as dg
 from pydantic import Field, field_validator
@@ -274,4 +275,45 @@ def kpi_settings_resource(settings: CenterSettings) -> KpiSettingsResource:
             number: HotlineConfig(**entry.model_dump())
             for number, entry in settings.hotlines.items()
         },
+    )
+
+
+class PlanningSettingsResource(dg.ConfigurableResource):
+    """What the forecast and the staffing plan take from the settings file (``closed_days``,
+    ``forecast``, ``staffing``); the KPI thresholds they share come from ``kpi_settings``."""
+
+    closed_days: list[str] = Field(
+        default_factory=list,
+        description="the center's own closures (YYYY-MM-DD), forecast as holidays",
+    )
+    holiday_factor: float = Field(
+        default=DEFAULT_SETTINGS.forecast.holiday_factor,
+        ge=0,
+        le=2,
+        description="a holiday with no past holiday to learn from: this share of a normal day",
+    )
+    shrinkage: float = Field(
+        default=DEFAULT_SETTINGS.staffing.shrinkage,
+        ge=0,
+        lt=1,
+        description="breaks, training, absence: scheduled = required / (1 - shrinkage)",
+    )
+
+    @field_validator("closed_days")
+    @classmethod
+    def _iso_dates(cls, value: list[str]) -> list[str]:
+        for day in value:
+            date.fromisoformat(day)  # a ValueError names the bad value
+        return value
+
+    def closed_dates(self) -> list[date]:
+        return [date.fromisoformat(day) for day in self.closed_days]
+
+
+def planning_settings_resource(settings: CenterSettings) -> PlanningSettingsResource:
+    """The resource holding a settings file's ``closed_days``, ``forecast`` and ``staffing``."""
+    return PlanningSettingsResource(
+        closed_days=[day.isoformat() for day in settings.closed_days],
+        holiday_factor=settings.forecast.holiday_factor,
+        shrinkage=settings.staffing.shrinkage,
     )

@@ -48,28 +48,45 @@ def local_connection() -> duckdb.DuckDBPyConnection:
 
 
 def write_kpi_partitions(
-    warehouse: Warehouse, table: str, days: list[date], select_sql: str, params: dict[str, Any]
+    warehouse: Warehouse,
+    table: str,
+    days: list[date],
+    select_sql: str,
+    params: dict[str, Any],
+    *,
+    partition_column: str = "date",
+    tables: dict[str, Any] | None = None,
 ) -> dict[date, int]:
-    """Runs ``select_sql`` (the rows of ``days``, with a ``date`` column) once and writes each
-    day's rows to ``warehouse/<table>/date=DAY/<table>.parquet``, each file atomically; returns
-    the rows per day. A day with no rows gets an empty file, so a re-run of a day that lost its
-    calls replaces the old rows. One query for many days is what makes a year's rebuild (a
-    single-run backfill) take seconds instead of minutes."""
+    """Runs ``select_sql`` (the rows of ``days``, with a ``date`` column, or the column named
+    by ``partition_column``) once and writes each day's rows to
+    ``warehouse/<table>/date=DAY/<table>.parquet``, each file atomically; returns the rows per
+    day. A day with no rows gets an empty file, so a re-run of a day that lost its calls
+    replaces the old rows. One query for many days is what makes a year's rebuild (a
+    single-run backfill) take seconds instead of minutes. ``tables`` (name -> Arrow table or
+    data frame) are registered for the query to read, for rows computed in Python."""
     _check_table_name(table)
+    _check_table_name(partition_column)
     wanted = set(days)
     staging = temporary_sibling(warehouse.data_dir / "warehouse" / table / "staging")
     con = local_connection()
     try:
+        for name, rows in (tables or {}).items():
+            con.register(name, rows)
         con.execute(f"CREATE TEMP TABLE kpi_rows AS {select_sql}", bound(select_sql, params))
-        counts = dict(con.execute("SELECT date, count(*) FROM kpi_rows GROUP BY date").fetchall())
+        counts = dict(
+            con.execute(
+                f"SELECT {partition_column}, count(*) FROM kpi_rows GROUP BY {partition_column}"  # noqa: S608 (a checked identifier)
+            ).fetchall()
+        )
         stray = sorted(set(counts) - wanted)
         if stray:
             raise ValueError(f"{table}: the query gave rows for days not asked for: {stray[:5]}")
         con.execute(
             f"COPY kpi_rows TO {sql_literal(staging)} (FORMAT parquet, COMPRESSION zstd, "
-            "PARTITION_BY (date), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN 'rows')"
+            f"PARTITION_BY ({partition_column}), WRITE_PARTITION_COLUMNS true, "
+            "FILENAME_PATTERN 'rows')"
         )
-        files = {day: _only_file(staging / f"date={day.isoformat()}") for day in days}
+        files = {day: _only_file(staging / f"{partition_column}={day.isoformat()}") for day in days}
         for day, file in files.items():
             if day not in counts:  # no rows that day: an empty file with the table's columns
                 file.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from typing import Any
 from alohub_dev.sandbox.vendor import VIETNAM as ICT
 from alohub_dev.sandbox.vendor import today_in_vietnam as local_today
 from alohub_dev.sandbox.vendor import vendor_time as format_alohub_time
+from alohub_dev.sandbox.volumes import VolumeModel, inbound_offsets, other_offsets
 
 HOURLY_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 10, 18, 20, 20, 16, 10, 14, 18, 18, 16, 12, 8, 6, 4, 3, 2, 1]
 AGENTS = [
@@ -199,6 +200,9 @@ class CallStore:
     calls_per_day: int = 300
     other_type_share: float = 0.02
     tenant: str = "sandbox"
+    #: With a model: inbound volumes with a weekly pattern, a trend and holidays (volumes.py)
+    #: instead of exactly ``calls_per_day`` calls a day.
+    volume_model: VolumeModel | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -315,11 +319,16 @@ class CallStore:
 
     def _day(self, day: date) -> list[SandboxCall]:
         if day not in self._days:
-            calls = (
-                generate_day(day, self.seed, self.calls_per_day, self.other_type_share, self.tenant)
-                if self.first_day <= day <= self.last_day
-                else []
-            )
+            if not self.first_day <= day <= self.last_day:
+                calls = []
+            elif self.volume_model is not None:
+                calls = generate_pattern_day(
+                    day, self.seed, self.volume_model, self.other_type_share, self.tenant
+                )
+            else:
+                calls = generate_day(
+                    day, self.seed, self.calls_per_day, self.other_type_share, self.tenant
+                )
             self._days[day] = calls
             self._rows[day] = [c.list_rows() for c in calls]
             self._by_id.update((c.call_id, c) for c in calls)
@@ -362,6 +371,45 @@ def generate_day(
         result[-2] = abandon  # replaces the last call before 23:59:59
         _, callback = _late_abandon(day - timedelta(days=1), seed, customers)
         result.append(callback)
+    used_ids: set[str] = set()
+    for call in result:
+        while call.call_id in used_ids:
+            call.call_id = call.call_id[:-3] + f"{rng.randrange(1000):03d}"
+        used_ids.add(call.call_id)
+        call.recording_url = (
+            f"https://records.alohub.vn/{tenant}/{call.call_id}.mp3"
+            if call.recording != RECORDING_NONE
+            else ""
+        )
+    result.sort(key=lambda c: (c.start_time, c.call_id), reverse=True)
+    return result
+
+
+def generate_pattern_day(
+    day: date,
+    seed: int,
+    model: VolumeModel,
+    other_type_share: float = 0.02,
+    tenant: str = "sandbox",
+) -> list[SandboxCall]:
+    """One day's calls under a volume model, newest first: the inbound calls of each hotline as
+    the model draws them (their expected numbers are the model's), plus outbound calls and calls
+    of another type. No callbacks or retries are added, so the inbound volume stays the model's."""
+    rng = random.Random(f"{seed}:{day.isoformat()}:pattern")
+    midnight = datetime.combine(day, time(0), tzinfo=ICT)
+    customers = _customer_pool(seed, round(model.base_calls_per_day))
+    result = []
+    for hotline, offset in inbound_offsets(model, seed, day):
+        start = midnight + timedelta(seconds=offset)
+        call = _make_call(rng, start, 0.0, _pick_customer(rng, customers), call_type="0")
+        call.called = hotline
+        result.append(call)
+    for offset in other_offsets(model, seed, day, model.outbound_per_inbound):
+        start = midnight + timedelta(seconds=int(offset))
+        result.append(_make_call(rng, start, 0.0, _pick_customer(rng, customers), call_type="1"))
+    for offset in other_offsets(model, seed + 7, day, other_type_share):
+        start = midnight + timedelta(seconds=int(offset))
+        result.append(_make_call(rng, start, 0.0, _pick_customer(rng, customers), call_type="2"))
     used_ids: set[str] = set()
     for call in result:
         while call.call_id in used_ids:

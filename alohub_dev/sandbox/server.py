@@ -9,9 +9,11 @@ than asked while ``totalRecord`` says more rows match).
 
 Run it with ``uv run alohub-sandbox --port 8765``. Besides the API it serves, without auth and
 only for tests, benchmarks and the demo: ``GET /_sandbox/stats`` (requests by route and status),
-``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls) and
+``GET /_sandbox/calls?date=YYYY-MM-DD`` (the sandbox's own record of a day's calls),
 ``POST /_sandbox/clock`` with ``{"now": "<ISO 8601>"}`` (the moment that decides which calls
-have started or ended; ``{"now": null}`` goes back to the real clock).
+have started or ended; ``{"now": null}`` goes back to the real clock) and, with a volume model
+(``--pattern``), ``GET /_sandbox/expected?date=YYYY-MM-DD&interval_minutes=30`` (the expected
+inbound calls of each interval per hotline and ``*``: the model's means).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.vendor import VIETNAM as ICT
 from alohub_dev.sandbox.vendor import looks_like_call_id as is_valid_call_id
 from alohub_dev.sandbox.vendor import today_in_vietnam as local_today
+from alohub_dev.sandbox.volumes import VolumeModel
 
 DEFAULT_API_KEY = "sandbox-key"
 DEFAULT_NO_SCOPE_KEY = "sandbox-key-without-report-scope"
@@ -233,6 +236,9 @@ def _body(success: bool, code: str, message: str, data: list | None = None, tota
 class SandboxHandler(BaseHTTPRequestHandler):
     server_version = "AloHubSandbox/1.0"
     protocol_version = "HTTP/1.1"
+    # Headers and body are two writes: without this, Nagle's algorithm and the client's delayed
+    # ACK hold every answer ~40 ms.
+    disable_nagle_algorithm = True
 
     @property
     def state(self) -> SandboxState:
@@ -262,6 +268,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         if parts.path == "/_sandbox/calls":
             self._truth(parse_qs(parts.query))
+            return
+        if parts.path == "/_sandbox/expected":
+            self._expected(parse_qs(parts.query))
             return
         match = DETAIL_ROUTE.match(parts.path)
         if match:
@@ -430,6 +439,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
             200, {"date": day.isoformat(), "calls": json.loads(json.dumps(calls, default=str))}
         )
 
+    def _expected(self, query: dict[str, list[str]]) -> None:
+        model = self.state.store.volume_model
+        if model is None:
+            self._send(404, {"error": "no volume model: start the sandbox with --pattern"})
+            return
+        try:
+            day = date.fromisoformat(query["date"][0])
+            minutes = int(query.get("interval_minutes", ["30"])[0])
+            expected = model.expected_calls(day, minutes)
+        except (KeyError, ValueError) as exc:
+            self._send(400, {"error": f"give ?date=YYYY-MM-DD[&interval_minutes=15|30|60] ({exc})"})
+            return
+        self._send(
+            200, {"date": day.isoformat(), "interval_minutes": minutes, "expected": expected}
+        )
+
 
 def _iso(value: Any, name: str) -> datetime | None:
     if value is None or value == "":
@@ -491,6 +516,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start", type=date.fromisoformat, help="first day (default: 13 days ago)")
     parser.add_argument("--end", type=date.fromisoformat, help="last day (default: today)")
     parser.add_argument("--calls-per-day", type=int, default=300)
+    parser.add_argument(
+        "--pattern",
+        action="store_true",
+        help="inbound volumes with a weekly pattern, a 30 %%/year trend and Vietnamese holidays "
+        "per hotline (--calls-per-day is then an ordinary Thursday's inbound calls in 2026)",
+    )
     parser.add_argument(
         "--rate-limit", type=int, default=100, help="tenant requests per 10 s, 0 = off"
     )
@@ -554,6 +585,7 @@ def main(argv: list[str] | None = None) -> None:
         last_day=end,
         calls_per_day=args.calls_per_day,
         other_type_share=args.other_type_share,
+        volume_model=VolumeModel(base_calls_per_day=args.calls_per_day) if args.pattern else None,
     )
     config = SandboxConfig(
         api_key=args.api_key,

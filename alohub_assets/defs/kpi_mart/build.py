@@ -91,9 +91,20 @@ def kpi_statements(table: str) -> dict[str, str]:
     return composed
 
 
+#: The planning tables (forecast, staffing plan, accuracy) have their views in the same catalog.
+PLANNING_DIR = KPI_DIR.parent / "planning"
+
+
+def mart_tables() -> list[str]:
+    """Every table the catalog has a view for: the KPI tables, and the planning tables (each
+    ``.sql`` file of ``defs/planning`` with an asset module of the same name)."""
+    planning = [p.stem for p in PLANNING_DIR.glob("*.sql") if p.with_suffix(".py").exists()]
+    return sorted([*kpi_tables(), *planning])
+
+
 def refresh_mart_catalog(warehouse: Warehouse) -> bool:
     """The catalog's views for every table that has data (rebuilt only when that changed)."""
-    return refresh_catalog(warehouse, kpi_tables())
+    return refresh_catalog(warehouse, mart_tables())
 
 
 def write_table_partitions(
