@@ -62,9 +62,18 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
             process.wait(timeout=10)
 
 
+#: Tests (tests/test_benchmarks.py) set this: a worker is then a process forked from the test's,
+#: which has Python, Dagster and DuckDB loaded already, instead of a fresh one that spends
+#: seconds importing them. Its start-up and memory figures are then not its own (the tests
+#: assert neither); `make bench` always measures fresh processes.
+FORK_WORKERS = False
+
+
 def run_worker(function: str, env: dict[str, str] | None = None, **kwargs) -> dict:
     """Runs ``bench.worker.<function>(**kwargs)`` in a fresh process (with ``env``, else ours);
     returns its JSON result with ``peak_rss_mb``, the process's peak resident memory."""
+    if FORK_WORKERS:
+        return _forked_worker(function, kwargs, env)
     completed = subprocess.run(
         [sys.executable, "-m", "bench.worker", function, json.dumps(kwargs)],
         cwd=ROOT, capture_output=True, text=True,
@@ -73,6 +82,42 @@ def run_worker(function: str, env: dict[str, str] | None = None, **kwargs) -> di
     if completed.returncode != 0:
         raise RuntimeError(f"bench.worker {function} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _forked_worker(function: str, kwargs: dict, env: dict[str, str] | None) -> dict:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_work_and_send, args=(function, kwargs, env, send))
+    process.start()
+    send.close()
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = {"error": "the worker died without an answer"}
+    process.join()
+    if "error" in outcome:
+        raise RuntimeError(f"bench.worker {function} failed:\n{outcome['error'][-3000:]}")
+    return outcome["result"]
+
+
+def _work_and_send(function: str, kwargs: dict, env: dict[str, str] | None, send) -> None:
+    import traceback
+
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    try:
+        from bench import worker
+
+        result = json.loads(json.dumps(getattr(worker, function)(**kwargs)))
+        send.send({"result": result})
+    except BaseException:  # the parent reports it
+        send.send({"error": traceback.format_exc()})
+    finally:
+        send.close()
+        os._exit(0)
 
 
 def commit_stamp() -> str:

@@ -35,7 +35,8 @@ class RateSizes:
     latency_calls: int = 20_000
     latency_limit: int = 1000
     fault_limit: int = 6
-    faults: tuple[float, float, float] = (0.12, 0.04, 0.05)  # 5xx, dropped, slow (3 s)
+    faults: tuple[float, float, float] = (0.12, 0.04, 0.05)  # 5xx, dropped, slow
+    slow_seconds: float = 3.0  # how slow a slow answer is
 
 
 QUICK_RATE = RateSizes(
@@ -49,6 +50,7 @@ QUICK_RATE = RateSizes(
     latency_calls=1500,
     latency_limit=1000,
     fault_limit=4,
+    slow_seconds=0.3,
 )
 
 
@@ -435,7 +437,8 @@ def bench_latency(sizes: RateSizes) -> Result:
 def bench_fault_mix(sizes: RateSizes) -> Result:
     """5xx, dropped connections and slow answers on a tight sliding quota."""
     fail, drop, slow = sizes.faults
-    more = ("--fail-rate", str(fail), "--drop-rate", str(drop), "--slow-rate", str(slow))
+    more = ("--fail-rate", str(fail), "--drop-rate", str(drop), "--slow-rate", str(slow),
+            "--slow-seconds", str(sizes.slow_seconds))  # fmt: skip
     args = _sandbox_args(sizes, "sliding", sizes.fault_limit, sizes.calls_per_day, 1, *more)
     with tempfile.TemporaryDirectory() as tmp, sandbox_process(*args) as sandbox:
         run = _ours(sandbox.url, sizes, tempfile.mkdtemp(dir=tmp), str(Path(tmp) / "q.sqlite3"))
@@ -446,7 +449,8 @@ def bench_fault_mix(sizes: RateSizes) -> Result:
     return Result(
         "fault mix on a sliding quota",
         {
-            "faults": f"{fail:.0%} 5xx, {drop:.0%} dropped, {slow:.0%} slow",
+            "faults": f"{fail:.0%} 5xx, {drop:.0%} dropped, {slow:.0%} slow "
+            f"({sizes.slow_seconds:g} s)",
             "limit": f"{sizes.fault_limit} per {sizes.window_seconds:g} s",
             "successful requests": requests,
             "failed answers": sum(v for k, v in served.items() if k.startswith("list:") and k

@@ -7,12 +7,18 @@ import dataclasses
 
 import pytest
 
-from bench import rate_limits
+from bench import common, rate_limits
 from bench import run as bench
 from bench.common import Result
 
 SIZES = dataclasses.replace(bench.QUICK)
 RATE = dataclasses.replace(rate_limits.QUICK_RATE)
+
+
+@pytest.fixture(autouse=True)
+def forked_workers(monkeypatch):
+    """Workers forked from this process: the same work, without seconds of imports each."""
+    monkeypatch.setattr(common, "FORK_WORKERS", True)
 
 
 def test_ingestion_benchmark_lands_every_call_once():

@@ -5,7 +5,7 @@ repairs; a held catalog blocks no run."""
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,21 +18,14 @@ import pytest
 
 from alohub_assets.api.records import local_day_window
 from alohub_assets.defs.kpi_mart.build import kpi_tables
-from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import DAY, materialize_day, start_day_process
 
 
-def cli(sandbox, data_dir: Path, *, failpoint: str | None = None) -> subprocess.Popen:
-    env = {**os.environ, "ALOHUB_BASE_URL": sandbox.url, "ALOHUB_API_KEY": API_KEY,
-           "ALOHUB_DATA_DIR": str(data_dir), "ALOHUB_PARTITIONS_START": "2026-02-01"}  # fmt: skip
-    env.pop("DAGSTER_HOME", None)
-    if failpoint:
-        env["ALOHUB_FAILPOINT"] = failpoint
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+def run_process(sandbox, data_dir: Path, *, failpoint: str | None = None):
+    """The daily job for DAY in a process of its own (forked), killed at ``failpoint``."""
+    return start_day_process(
+        sandbox, data_dir, DAY, env={"ALOHUB_FAILPOINT": failpoint} if failpoint else {}
+    )
 
 
 def raw_landing(data_dir: Path) -> dict[str, bytes] | None:
@@ -89,9 +82,9 @@ def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     # The next fetch finds one more call: every table of the day changes when it is rebuilt.
     sandbox.store.add_late_call(*local_day_window(DAY))
 
-    killed = cli(sandbox, tmp_path, failpoint=point)
-    output = killed.communicate(timeout=300)[0]
-    assert killed.returncode == -9, output[-2000:]
+    killed = run_process(sandbox, tmp_path, failpoint=point)
+    killed.join(timeout=300)
+    assert killed.exitcode == -signal.SIGKILL
     after_kill = snapshot(tmp_path)  # every part readable
     replaced = REPLACED_BEFORE_KILL[point]
     for part, value in after_kill.items():
@@ -106,8 +99,9 @@ def test_a_killed_run_leaves_the_previous_partition_and_the_next_run_repairs(
     left = leftovers(tmp_path)
     assert left  # the killed run's work file is still there...
 
-    repaired = cli(sandbox, tmp_path)
-    assert repaired.wait(timeout=300) == 0
+    repaired = run_process(sandbox, tmp_path)
+    repaired.join(timeout=300)
+    assert repaired.exitcode == 0
     assert leftovers(tmp_path) == []  # ...and the next run removed it
     again = snapshot(tmp_path)
     assert again["call_logs"].num_rows == before["call_logs"].num_rows + 1
@@ -142,13 +136,14 @@ def test_two_runs_of_one_partition_at_once_leave_one_complete_version(
     # decides which version each part gets.
     sandbox.config.slow_seconds = 0.2
     sandbox.config.faults = {"slow": 1.0}
-    runs = [cli(sandbox, tmp_path), cli(sandbox, tmp_path)]
-    while list_requests() - before < 4 and all(run.poll() is None for run in runs):
+    runs = [run_process(sandbox, tmp_path), run_process(sandbox, tmp_path)]
+    while list_requests() - before < 4 and all(run.is_alive() for run in runs):
         time.sleep(0.05)
     late = sandbox.store.add_late_call(*local_day_window(DAY))
-    codes = [run.wait(timeout=300) for run in runs]
+    for run in runs:
+        run.join(timeout=300)
     sandbox.config.faults = {}
-    assert codes == [0, 0], [run.stdout.read()[-2000:] for run in runs]
+    assert [run.exitcode for run in runs] == [0, 0]
     result = snapshot(tmp_path)
     ids = result["call_logs"].column("call_id").to_pylist()
     assert len(ids) == len(set(ids))

@@ -23,7 +23,7 @@ from tests.support import API_KEY, FIRST_DAY, materialize_day
 
 # The module, not the asset of the same name that the package exports.
 call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
-RUNS = int(os.environ.get("ALOHUB_SOAK_RUNS", "2"))
+RUNS = int(os.environ.get("ALOHUB_SOAK_RUNS", "1"))
 FAST = {"retry_backoff_seconds": 0.01, "max_retries": 12, "max_retry_seconds": 60}
 
 FAULTS = {

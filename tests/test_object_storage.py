@@ -6,10 +6,8 @@ same KPIs as a run on local disk."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
+import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import open_mart
 from alohub_assets.storage.object_store import ObjectStore, parse_s3_uri
 from tests.conftest import S3_SECRET
-from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
+from tests.support import DAY, materialize_day, start_day_process
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI_QUERY = """
@@ -88,13 +86,13 @@ def test_a_landing_killed_before_its_manifest_leaves_the_previous_one(
     with open_mart(s3_data_dir) as con:
         before = con.sql(KPI_QUERY).fetchall()
 
-    env = {**os.environ, **s3_env, "ALOHUB_BASE_URL": sandbox.url, "ALOHUB_API_KEY": API_KEY,
-           "ALOHUB_DATA_DIR": s3_data_dir, "ALOHUB_PARTITIONS_START": "2026-02-01",
-           "ALOHUB_FAILPOINT": "before_remote_manifest"}  # fmt: skip
-    env.pop("DAGSTER_HOME", None)
-    killed = subprocess.run([sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert killed.returncode != 0
+    killed_log, repaired_log = tmp_path / "killed.log", tmp_path / "repaired.log"
+    killed = start_day_process(
+        sandbox, s3_data_dir, DAY, env={"ALOHUB_FAILPOINT": "before_remote_manifest"},
+        log=killed_log,
+    )  # fmt: skip
+    killed.join(timeout=300)
+    assert killed.exitcode == -signal.SIGKILL
     # The killed fetch uploaded its page files, but not the manifest: readers still get the
     # previous landing, whole.
     assert store.get_bytes(manifest_key) == committed
@@ -107,16 +105,16 @@ def test_a_landing_killed_before_its_manifest_leaves_the_previous_one(
         assert con.sql(KPI_QUERY).fetchall() == before
 
     # The next run commits a new landing and deletes the one it replaced.
-    env.pop("ALOHUB_FAILPOINT")
-    repaired = subprocess.run([sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert repaired.returncode == 0, repaired.stdout[-3000:] + repaired.stderr[-3000:]
+    repaired = start_day_process(sandbox, s3_data_dir, DAY, log=repaired_log)
+    repaired.join(timeout=300)
+    assert repaired.exitcode == 0, repaired_log.read_text()[-3000:]
     assert store.get_bytes(manifest_key) != committed
     old_folder = json.loads(committed)["objects"]["folder"]
     assert not any(f"/{old_folder}/" in k for k in objects(s3_data_dir))
     with open_mart(s3_data_dir) as con:
         assert con.sql(KPI_QUERY).fetchall() == before
-    assert S3_SECRET not in killed.stdout + killed.stderr + repaired.stdout + repaired.stderr
+    assert S3_SECRET not in killed_log.read_text() + repaired_log.read_text()
+    assert "raw_call_logs" in repaired_log.read_text()  # the log is the run's output
 
 
 def test_s3_location_and_store_name_no_secret(s3_data_dir):
