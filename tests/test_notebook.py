@@ -26,6 +26,9 @@ def test_report_notebook_runs_on_pipeline_data(sandbox, tmp_path, monkeypatch):
         materialize_day(sandbox, tmp_path, day)
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings])
     monkeypatch.setenv("ALOHUB_DATA_DIR", str(tmp_path))
+    # The kernel inherits our environment; importing Streamlit (the dashboard's tests, in the
+    # same process) sets MPLBACKEND=Agg, which would keep the charts out of the outputs.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=180, kernel_name="python3").execute()  # raises on any error
     images = [

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,32 @@ DUCKDB_VIEWS_FILE = DUCKDB_FILE + CATALOG_DEFINITION_SUFFIX
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def local_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB whose clock is the call center's (hour(), ::DATE are local), with
-    the KPI queries' own functions: ``erlang_c_staffing`` (``erlang_c.py``) and the abandon
-    rules (``kpi_rules.sql``)."""
+def fresh_connection() -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB of its own, whose clock is the call center's (hour(), ::DATE are
+    local), with the KPI queries' own functions: ``erlang_c_staffing`` (``erlang_c.py``) and
+    the abandon rules (``kpi_rules.sql``). For work that sets database-wide options (memory)."""
     con = duckdb.connect()
-    con.execute(f"SET TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
+    con.execute(f"SET GLOBAL TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
     erlang_c.register_in_duckdb(con)
     con.execute(KPI_RULES_SQL.read_text())
     return con
+
+
+_PROCESS_DATABASE: dict[int, duckdb.DuckDBPyConnection] = {}
+_PROCESS_DATABASE_LOCK = threading.Lock()
+
+
+def local_connection() -> duckdb.DuckDBPyConnection:
+    """A connection to this process's in-memory DuckDB (as ``fresh_connection`` sets it up):
+    a cursor costs microseconds where a new database costs tens of milliseconds, paid by every
+    KPI step. Temporary tables and macros stay the cursor's own; close it when done. A forked
+    process gets a database of its own (DuckDB's threads do not survive a fork)."""
+    pid = os.getpid()
+    with _PROCESS_DATABASE_LOCK:
+        if pid not in _PROCESS_DATABASE:
+            _PROCESS_DATABASE.clear()  # the parent's, inherited by a fork: never used here
+            _PROCESS_DATABASE[pid] = fresh_connection()
+        return _PROCESS_DATABASE[pid].cursor()
 
 
 def write_kpi_partitions(

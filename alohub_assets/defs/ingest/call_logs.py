@@ -18,7 +18,7 @@ from alohub_assets.storage.layout import (
     CALL_LOGS_NEWEST_START,
     Warehouse,
 )
-from alohub_assets.storage.mart import local_connection
+from alohub_assets.storage.mart import fresh_connection
 from alohub_assets.storage.pii import hmac_pads
 from alohub_assets.storage.publish import publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
@@ -83,7 +83,7 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
         )
     sql = load_statements(SQL)
     params = {"files": [str(f) for f in pages], "day": day, "call_id_pattern": CALL_ID_REGEX}
-    con = local_connection()
+    con = fresh_connection()  # its memory settings are the whole database's
     try:
         # Row order is carried by the `arrival` column, so DuckDB need not keep it: less memory.
         con.execute("SET preserve_insertion_order = false")
