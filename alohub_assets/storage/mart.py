@@ -50,6 +50,9 @@ def fresh_connection() -> duckdb.DuckDBPyConnection:
 
 _PROCESS_DATABASE: dict[int, duckdb.DuckDBPyConnection] = {}
 _PROCESS_DATABASE_LOCK = threading.Lock()
+#: A forked process's copy of its parent's database: never used, and never closed either
+#: (closing it would wait for DuckDB threads that exist only in the parent).
+_INHERITED: list[duckdb.DuckDBPyConnection] = []
 
 
 def local_connection() -> duckdb.DuckDBPyConnection:
@@ -60,7 +63,8 @@ def local_connection() -> duckdb.DuckDBPyConnection:
     pid = os.getpid()
     with _PROCESS_DATABASE_LOCK:
         if pid not in _PROCESS_DATABASE:
-            _PROCESS_DATABASE.clear()  # the parent's, inherited by a fork: never used here
+            _INHERITED.extend(_PROCESS_DATABASE.values())
+            _PROCESS_DATABASE.clear()
             _PROCESS_DATABASE[pid] = fresh_connection()
         return _PROCESS_DATABASE[pid].cursor()
 
