@@ -35,7 +35,7 @@ def write_report(sections: dict[str, list[dict]], target: str) -> None:
         "below was computed by that run, none is typed in. This run: "
         f"commit {commit_stamp()}, {runs} partition runs per fault kind, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores.",
-        "`make soak` regenerates it with 25 runs per kind; `make test` runs the same tests with 2.",
+        "`make soak` regenerates it with 25 runs per kind; `make test` runs the same tests with 1.",
         "",
         "A fault kind passes only when every one of its runs succeeds with no call lost or",
         "duplicated and with `call_logs`, `rejected_call_logs` and every KPI table equal to a run",

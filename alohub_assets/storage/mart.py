@@ -139,39 +139,50 @@ def _only_file(folder: Path) -> Path:
     return files[0] if files else folder / "rows0.parquet"
 
 
+def _views(warehouse: Warehouse, table: str) -> list[str]:
+    """The catalog's statements for ``table``: its view (``call_logs`` also gives ``calls``)."""
+    sql = load_statements(CATALOG_SQL)
+    glob = sql_literal(warehouse.table_glob(table))
+    if table == "call_logs":
+        recordings = sql_literal(warehouse.table_glob("call_recordings"))
+        return [
+            compose(sql["call_logs_view"], glob=glob),
+            compose(sql["calls_view"], glob=recordings),
+        ]
+    _check_table_name(table)
+    return [compose(sql["table_view"], table=table, glob=glob)]
+
+
 def catalog_ddl(warehouse: Warehouse, kpi_tables: list[str]) -> str:
     """The catalog's view definitions for what the warehouse holds now. A view over a glob
     that matches no file cannot be created, so a table gets its view with its first file."""
-    sql = load_statements(CATALOG_SQL)
     statements = []
-    if warehouse.has_partitions("call_logs"):
-        glob = sql_literal(warehouse.table_glob("call_logs"))
-        statements.append(compose(sql["call_logs_view"], glob=glob))
-        statements.append(
-            compose(sql["calls_view"], glob=sql_literal(warehouse.table_glob("call_recordings")))
-        )
-    for table in sorted(kpi_tables):
-        _check_table_name(table)
+    for table in ["call_logs", *sorted(kpi_tables)]:
         if warehouse.has_partitions(table):
-            glob = sql_literal(warehouse.table_glob(table))
-            statements.append(compose(sql["table_view"], table=table, glob=glob))
+            statements += _views(warehouse, table)
     return ";\n\n".join(statements) + (";\n" if statements else "")
 
 
-def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
+def refresh_catalog(
+    warehouse: Warehouse, kpi_tables: list[str], written: str | None = None
+) -> bool:
     """Rebuilds ``alohub.duckdb`` when its definitions changed; returns whether it did.
 
+    ``written``: the table just written. Views are only ever added (a table gets its view with
+    its first partition, and partitions are replaced, never removed), so when the stored
+    definition already has that table's view, nothing is listed and nothing changes: a run
+    costs no listing of every table's partitions (one request per table on object storage).
     Built as a new file and renamed over the old one: a reader keeps the file it opened, the
     next reader gets the new one; concurrent rebuilds write the same content.
     """
-    ddl = catalog_ddl(warehouse, kpi_tables)
     target = warehouse.duckdb_path
     definition = target.with_name(target.name + CATALOG_DEFINITION_SUFFIX)
-    if warehouse.remote is not None:
-        # The stored definition is the one to compare with; the catalog file is rebuilt.
-        if warehouse.pull(definition) and definition.read_text() == ddl:
+    stored = _stored_definition(warehouse, target, definition)
+    if written is not None and stored is not None:
+        if all(view in stored for view in _views(warehouse, written)):
             return False
-    elif target.exists() and definition.exists() and definition.read_text() == ddl:
+    ddl = catalog_ddl(warehouse, kpi_tables)
+    if stored == ddl:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
@@ -194,6 +205,16 @@ def refresh_catalog(warehouse: Warehouse, kpi_tables: list[str]) -> bool:
     warehouse.push(definition)  # last: what the next writer compares with
     log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))
     return True
+
+
+def _stored_definition(warehouse: Warehouse, target: Path, definition: Path) -> str | None:
+    """The DDL the current catalog was built from (None when there is no catalog). On object
+    storage the stored definition is what counts: the catalog file is rebuilt from it."""
+    if warehouse.remote is not None:
+        return definition.read_text() if warehouse.pull(definition) else None
+    if target.exists() and definition.exists():
+        return definition.read_text()
+    return None
 
 
 def open_mart(data_dir: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:

@@ -169,7 +169,7 @@ def call_logs(
     day = partition_day(context)
     store = warehouse.get_warehouse()
     built = build_call_logs(store, day, pii_key=warehouse.pii_hmac_key)
-    refresh_mart_catalog(store)
+    refresh_mart_catalog(store, "call_logs")
     context.log.info(
         f"{day}: {built.raw_rows} raw rows -> {built.calls} calls "
         f"({built.calls_outside_day} calls of other days dropped, {built.rejected_rows} rows rejected)"

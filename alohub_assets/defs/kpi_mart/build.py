@@ -102,9 +102,10 @@ def mart_tables() -> list[str]:
     return sorted([*kpi_tables(), *planning])
 
 
-def refresh_mart_catalog(warehouse: Warehouse) -> bool:
-    """The catalog's views for every table that has data (rebuilt only when that changed)."""
-    return refresh_catalog(warehouse, mart_tables())
+def refresh_mart_catalog(warehouse: Warehouse, written: str | None = None) -> bool:
+    """The catalog's views for every table that has data (rebuilt only when that changed);
+    ``written``, the table just written, spares the listing when its view is there already."""
+    return refresh_catalog(warehouse, mart_tables(), written)
 
 
 def write_table_partitions(
@@ -131,7 +132,7 @@ def _write_range(
         kpi_statements(table)["select"],
         {**params, **inputs, "first_day": first_day, "last_day": last_day},
     )
-    refresh_mart_catalog(store)
+    refresh_mart_catalog(store, table)
     return rows, missing
 
 

@@ -165,7 +165,7 @@ def write_forecast(
         partition_column="as_of",
         tables={"forecast_rows": _forecast_rows(made, as_of)},
     )
-    refresh_mart_catalog(store)
+    refresh_mart_catalog(store, FORECAST_TABLE)
     horizon_holidays = {d.isoformat(): holidays[d] for d in made.days if d in holidays}
     return {
         "rows": rows[as_of],
@@ -330,7 +330,7 @@ def write_staffing_plan(
         partition_column="as_of",
         tables={"plan_rows": table},
     )
-    refresh_mart_catalog(store)
+    refresh_mart_catalog(store, PLAN_TABLE)
     return {
         "rows": rows[as_of],
         "file": store.partition_file(PLAN_TABLE, as_of),
@@ -385,7 +385,7 @@ def write_forecast_accuracy(store: Warehouse, day: date, params: PlanningParams)
         select = "SELECT * FROM accuracy_rows WHERE false"
         tables = {"accuracy_rows": _empty_accuracy()}
     rows = write_kpi_partitions(store, ACCURACY_TABLE, [day], select, values, tables=tables)
-    refresh_mart_catalog(store)
+    refresh_mart_catalog(store, ACCURACY_TABLE)
     return {
         "rows": rows[day],
         "file": store.partition_file(ACCURACY_TABLE, day),
