@@ -5,6 +5,10 @@ SHELL := /bin/bash
 BOOTSTRAP := $(CURDIR)/.venv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || (python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv") || echo "$(BOOTSTRAP)/bin/uv")
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Parallel test workers (pytest-xdist). Many tests wait on the sandbox's rate windows or on
+# Dagster's daemon, so there are more workers than cores; a module whose tests share a module
+# fixture is kept on one worker (tests/conftest.py). `make test TEST_WORKERS=0` runs them one by one.
+TEST_WORKERS ?= 4
 
 .PHONY: install browser test lint format demo dev dashboard sandbox report screenshot bench soak clean
 
@@ -35,7 +39,7 @@ format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff format .
 
 test: lint browser  ## lint (ruff, import contracts, dg), then every test (real HTTP to the sandbox, real files under tmp dirs)
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup
 
 demo: install  ## sandbox on a free port -> last 7 complete days and their recording URLs -> ./data, KPIs printed
 	$(UV) run python -m alohub_dev.demo

@@ -4,12 +4,74 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.server import SandboxConfig, SandboxServer, build_server
 from tests.support import API_KEY, FIRST_DAY, LAST_DAY, Sandbox
+
+#: Modules whose tests take longest, longest first: `make test` hands work to its parallel
+#: workers in collection order, so the long ones start first and no worker is left with one of
+#: them at the end (a scheduling hint only; every test runs either way).
+LONGEST_FIRST = (
+    "test_deployment.py",
+    "test_ui.py",
+    "test_object_storage.py",
+    "test_backfill.py",
+    "test_benchmarks.py",
+    "test_operations.py",
+    "test_dashboard_browser.py",
+    "test_notebook.py",
+    "test_secrets_and_pii.py",
+    "test_dashboard.py",
+    "test_crash_safety.py",
+    "test_kpi_analytics.py",
+    "test_rate_limits.py",
+    "test_intraday.py",
+    "test_faults.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
+
+
+#: Modules whose tests share a module-scoped fixture (a started topology, `dagster dev`, a built
+#: mart): one worker runs all of such a module's tests, so the fixture is built once.
+ONE_WORKER_MODULES = frozenset(
+    {
+        "test_deployment.py",
+        "test_ui.py",
+        "test_dashboard.py",
+        "test_dashboard_browser.py",
+        "test_planning_assets.py",
+        "test_pipeline.py",
+    }
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadgroup` as `make test` uses it: each module of ONE_WORKER_MODULES is one unit
+    of work, every other test is a unit of its own, handed out in collection order (longest
+    first). xdist's own grouping by `xdist_group` marks renames node ids, which pytest 9.2 no
+    longer takes (pytest-xdist#1386): it would silently spread a module over every worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if Path(module).name in ONE_WORKER_MODULES else nodeid
+
+    config.option.loadscopereorder = False  # keep the collection order: longest first
+    return ModuleFixtureScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -22,29 +84,34 @@ def rate_state_file(tmp_path_factory, monkeypatch):
     return path
 
 
+def start_sandbox_server(
+    calls_per_day: int = 300,
+    seed: int = 7,
+    first_day: date = FIRST_DAY,
+    last_day: date = LAST_DAY,
+    other_type_share: float = 0.02,
+    **config,
+) -> SandboxServer:
+    """A sandbox on 127.0.0.1 in a thread of this process (``stop()`` it)."""
+    config.setdefault("api_key", API_KEY)
+    config.setdefault("tenant_limit", 0)
+    config.setdefault("route_limit", 0)
+    store = CallStore(
+        seed=seed,
+        first_day=first_day,
+        last_day=last_day,
+        calls_per_day=calls_per_day,
+        other_type_share=other_type_share,
+    )
+    return build_server(store=store, config=SandboxConfig(**config)).start_in_thread()
+
+
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     servers: list[SandboxServer] = []
 
-    def start(
-        calls_per_day: int = 300,
-        seed: int = 7,
-        first_day: date = FIRST_DAY,
-        last_day: date = LAST_DAY,
-        other_type_share: float = 0.02,
-        **config,
-    ) -> Sandbox:
-        config.setdefault("api_key", API_KEY)
-        config.setdefault("tenant_limit", 0)
-        config.setdefault("route_limit", 0)
-        store = CallStore(
-            seed=seed,
-            first_day=first_day,
-            last_day=last_day,
-            calls_per_day=calls_per_day,
-            other_type_share=other_type_share,
-        )
-        server = build_server(store=store, config=SandboxConfig(**config)).start_in_thread()
+    def start(**options) -> Sandbox:
+        server = start_sandbox_server(**options)
         servers.append(server)
         return Sandbox(server)
 

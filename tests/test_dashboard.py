@@ -11,12 +11,11 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from alohub_assets.api.records import local_today
 from alohub_assets.settings import IntradaySettings, load_settings
@@ -25,6 +24,9 @@ from alohub_dashboard.mart import MartReader
 from alohub_dashboard.refresh import next_refresh
 from bench.dashboard import app_test
 from tests.dashboard_mart import build_mart, mark_in_progress
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "alohub_dashboard"
@@ -82,6 +84,8 @@ def mart(tmp_path_factory, settings_file) -> Path:
 def app(monkeypatch, settings_file):
     """An AppTest of the dashboard on a data folder (set by the test)."""
     monkeypatch.setenv("ALOHUB_SETTINGS_FILE", str(settings_file))
+    import streamlit as st  # here, not at collection: every parallel worker collects this module
+
     st.cache_data.clear()
 
     def make(data_dir, language: str | None = None) -> AppTest:
@@ -467,6 +471,8 @@ def test_readers_and_a_writing_run_never_wait_for_each_other(app, tmp_path, sett
          str(settings_file)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    import streamlit as st
+
     renders = 0
     try:
         while writer.poll() is None or renders < 2:

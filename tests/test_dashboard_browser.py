@@ -125,10 +125,15 @@ def test_the_last_days_tiles_in_chromium_are_the_marts(chromium, demo_data, dash
             page = browser.new_page(viewport={"width": 1500, "height": 1900})
             page.goto(dashboard, wait_until="domcontentloaded")
             tile = page.locator(f".st-key-hotline-{HOTLINE}")
-            tile.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
+            # The tile's own label, then the script's run over (on a busy machine Streamlit
+            # draws a page in steps): what is read is the finished page.
+            labels = tile.get_by_test_id("stMetricLabel")
+            labels.filter(has_text="Cuộc gọi đến").first.wait_for(timeout=60_000)
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)
             values = tile.get_by_test_id("stMetricValue").all_inner_texts()
-            labels = tile.get_by_test_id("stMetricLabel").all_inner_texts()
-            shown = dict(zip([label.strip() for label in labels], values, strict=True))
+            texts = [label.strip() for label in labels.all_inner_texts()]
+            shown = dict(zip(texts, values, strict=True))
+            assert "Cuộc gọi đến" in shown, shown
             assert vi_number(shown["Cuộc gọi đến"]) == offered
             (level_label,) = [label for label in shown if label.startswith("Mức phục vụ")]
             assert vi_number(shown[level_label]) == pytest.approx(round(level * 100, 1))

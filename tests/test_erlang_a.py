@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import special
 
 from alohub_assets.storage import erlang_a, erlang_c
 
@@ -58,6 +58,8 @@ def test_patience_equal_to_handle_time_is_the_infinite_server_queue():
     lam, mu, n = 150 / 1800, 1 / 200, 14
     load = lam / mu
     figures = erlang_a.queue_figures(lam, mu, mu, n, 20)
+    from scipy import stats  # here: collecting the module on every worker skips its import
+
     in_system = stats.poisson(load)
     assert float(figures.wait_probability) == pytest.approx(in_system.sf(n - 1), rel=1e-9)
     queue = sum((k - n) * in_system.pmf(k) for k in range(n, 200))

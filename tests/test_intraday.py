@@ -10,7 +10,6 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from dagster._core.test_utils import create_run_for_test
 
 from alohub_assets.api.records import ICT, local_today
 from alohub_assets.defs import ALL_ASSETS
@@ -184,6 +183,8 @@ def test_the_intraday_schedule_asks_for_today_in_opening_hours_and_never_stacks_
     assert isinstance(tick("06:45"), dg.SkipReason)  # before opening
     assert isinstance(tick("22:00"), dg.SkipReason)  # closed
     # a run of the day still going on: the tick is skipped, not queued behind it
+    from dagster._core.test_utils import create_run_for_test  # heavy: imported when needed
+
     running = create_run_for_test(
         instance,
         job_name="daily_call_logs_job",

@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 from alohub_assets.defs.recordings.call_recordings import call_recordings
 from tests.support import DAY, materialize_day
 
@@ -15,6 +12,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "call_center_repo
 
 
 def test_notebook_is_committed_without_outputs():
+    import nbformat  # here, not at collection: every parallel worker collects this module
+
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -29,6 +28,9 @@ def test_report_notebook_runs_on_pipeline_data(sandbox, tmp_path, monkeypatch):
     # The kernel inherits our environment; importing Streamlit (the dashboard's tests, in the
     # same process) sets MPLBACKEND=Agg, which would keep the charts out of the outputs.
     monkeypatch.delenv("MPLBACKEND", raising=False)
+    import nbformat
+    from nbclient import NotebookClient
+
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=180, kernel_name="python3").execute()  # raises on any error
     images = [

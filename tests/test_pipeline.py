@@ -15,7 +15,8 @@ import pytest
 
 from alohub_assets.api.records import ICT
 from alohub_assets.storage.layout import Warehouse
-from tests.support import DAY, materialize_day
+from tests.conftest import start_sandbox_server
+from tests.support import DAY, Sandbox, materialize_day
 
 COLUMNS = [
     "call_id",
@@ -40,16 +41,33 @@ COLUMNS = [
 
 @pytest.fixture
 def built_day(sandbox, tmp_path):
+    """A day built in the test's own folder, for tests that write more into it."""
     result = materialize_day(sandbox, tmp_path, DAY)
     return sandbox, Warehouse.at(tmp_path), result
+
+
+@pytest.fixture(scope="module")
+def read_only_day(tmp_path_factory):
+    """The same day built once for the tests that only read it (one worker runs the module)."""
+    server = start_sandbox_server()
+    data_dir = tmp_path_factory.mktemp("read_only_day")
+    try:
+        with pytest.MonkeyPatch.context() as env:  # a quota state of its own, as rate_state_file
+            env.setenv("ALOHUB_RATE_STATE_PATH", str(data_dir / "quota.sqlite3"))
+            env.delenv("ALOHUB_RATE_STATE_URL", raising=False)
+            sandbox = Sandbox(server)
+            built = materialize_day(sandbox, data_dir, DAY)
+        yield sandbox, Warehouse.at(data_dir), built
+    finally:
+        server.stop()
 
 
 def truth_by_id(sandbox, day=DAY):
     return {c.call_id: c.truth() for c in sandbox.store.calls_on(day)}
 
 
-def test_call_logs_match_the_sandbox_record_column_by_column(built_day):
-    sandbox, warehouse, _ = built_day
+def test_call_logs_match_the_sandbox_record_column_by_column(read_only_day):
+    sandbox, warehouse, _ = read_only_day
     table = pq.read_table(warehouse.call_logs_file(DAY))
     # customer_number is compared with an independent normalization in test_kpi_analytics.py
     assert table.column_names == [*COLUMNS, "customer_number"]
@@ -76,8 +94,8 @@ def test_call_logs_match_the_sandbox_record_column_by_column(built_day):
     assert any(not row["answered"] and row["agent_id"] for row in rows)  # outbound attempts
 
 
-def test_raw_landing_keeps_rows_as_sent_with_fetch_metadata(built_day):
-    sandbox, warehouse, result = built_day
+def test_raw_landing_keeps_rows_as_sent_with_fetch_metadata(read_only_day):
+    sandbox, warehouse, result = read_only_day
     folder = warehouse.raw_partition_dir(DAY)
     manifest = json.loads((folder / "_fetch.json").read_text())
     inbound_rows = [
@@ -136,8 +154,8 @@ def query(warehouse, sql, params=None):
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def test_daily_call_metrics_follow_the_kpi_definitions(built_day):
-    sandbox, warehouse, _ = built_day
+def test_daily_call_metrics_follow_the_kpi_definitions(read_only_day):
+    sandbox, warehouse, _ = read_only_day
     expected = expected_daily_metrics(truth_by_id(sandbox))
     rows = query(warehouse, "SELECT * FROM daily_call_metrics")
     assert {r["direction"] for r in rows} == set(expected)
@@ -147,8 +165,8 @@ def test_daily_call_metrics_follow_the_kpi_definitions(built_day):
             assert row[column] == pytest.approx(value), (row["direction"], column)
 
 
-def test_agent_load_and_hourly_volume(built_day):
-    sandbox, warehouse, _ = built_day
+def test_agent_load_and_hourly_volume(read_only_day):
+    sandbox, warehouse, _ = read_only_day
     truth = truth_by_id(sandbox)
     agents = defaultdict(lambda: defaultdict(int))
     for call in truth.values():
@@ -187,8 +205,8 @@ def test_agent_load_and_hourly_volume(built_day):
         assert row["avg_wait_seconds"] == pytest.approx(waits / offered)
 
 
-def test_checks_pass_and_metadata_is_reported(built_day):
-    _, _, result = built_day
+def test_checks_pass_and_metadata_is_reported(read_only_day):
+    _, _, result = read_only_day
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {
         "call_id_unique_and_not_null": True,

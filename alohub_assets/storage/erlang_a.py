@@ -41,7 +41,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 #: Below this a / c the series of A converges in a few dozen terms (and the regularized
 #: incomplete gamma function would underflow); above it the gamma function is used.
@@ -107,6 +106,8 @@ def _log_a(c: np.ndarray, y: np.ndarray) -> np.ndarray:
         out[series] = _log_a_series(c[series], y[series])
     rest = ~series
     if rest.any():
+        from scipy import special  # when sizing: scipy stays out of every Dagster process start
+
         cr, yr = c[rest], y[rest]
         out[rest] = (
             yr - cr * np.log(yr) + special.gammaln(cr + 1) + np.log(special.gammainc(cr, yr))
@@ -126,6 +127,8 @@ def _gamma_ratio(c: np.ndarray, a: np.ndarray, z: np.ndarray, log_a_ca: np.ndarr
         out[series] = np.exp(np.minimum(log_r, 0.0))
     rest = ~series
     if rest.any():
+        from scipy import special
+
         out[rest] = special.gammainc(c[rest], y[rest]) / special.gammainc(c[rest], a[rest])
     return np.clip(out, 0.0, 1.0)
 
