@@ -68,27 +68,20 @@ class Freshness:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def evaluation(self) -> dg.AssetCheckEvaluation:
-        return dg.AssetCheckEvaluation(
-            asset_key=FRESHNESS_ASSET,
-            check_name=self.check_name,
-            passed=self.passed,
-            description=self.description,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=self._metadata(),
-        )
+        return dg.AssetCheckEvaluation(check_name=self.check_name, **self._fields())
 
     def result(self) -> dg.AssetCheckResult:
-        return dg.AssetCheckResult(
-            asset_key=FRESHNESS_ASSET,
-            check_name=self.check_name,
-            passed=self.passed,
-            description=self.description,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=self._metadata(),
-        )
+        return dg.AssetCheckResult(check_name=self.check_name, **self._fields())
 
-    def _metadata(self) -> dict[str, Any]:
-        return {PARTITION_KEY: self.partition or "", **self.metadata}
+    def _fields(self) -> dict[str, Any]:
+        """What the runless evaluation and the check's result say alike."""
+        return {
+            "asset_key": FRESHNESS_ASSET,
+            "passed": self.passed,
+            "description": self.description,
+            "severity": dg.AssetCheckSeverity.ERROR,
+            "metadata": {PARTITION_KEY: self.partition or "", **self.metadata},
+        }
 
 
 def _last_build(instance: dg.DagsterInstance, day: date) -> float | None:

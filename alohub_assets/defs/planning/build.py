@@ -104,15 +104,7 @@ def read_history(
             f"no call_logs between {first} and {last}: materialize call_logs for the days "
             f"before {as_of} first"
         )
-    sql = statements("history")["interval_counts"]
-    values = {
-        "call_logs": [str(store.call_logs_file(day)) for day in loaded],
-        "first_day": loaded[0],
-        "last_day": last,
-        "interval_minutes": params.interval_minutes,
-    }
-    with local_connection() as con:
-        rows = con.execute(sql, bound(sql, values)).fetchnumpy()
+    rows = _history_query(store, "interval_counts", loaded, last, params)
     history = History.from_counts(
         loaded[0],
         last,
@@ -197,15 +189,7 @@ def _handling(
             f"no call_logs in the {HANDLING_WEEKS} weeks before {as_of}: the staffing plan "
             "measures handle times and patience there"
         )
-    sql = statements("history")["handling"]
-    values = {
-        "call_logs": [str(store.call_logs_file(day)) for day in loaded],
-        "first_day": loaded[0],
-        "last_day": last,
-        "interval_minutes": params.interval_minutes,
-    }
-    with local_connection() as con:
-        rows = con.execute(sql, bound(sql, values)).fetchnumpy()
+    rows = _history_query(store, "handling", loaded, last, params)
     n_series, n_intervals = len(series), params.intervals_per_day
     index = {name: n for n, name in enumerate(series)}
     answered = np.zeros((n_series, 7, n_intervals))
@@ -412,3 +396,18 @@ def _empty_accuracy() -> pa.Table:
             "band_coverage": pa.array([], pa.float64()),
         }
     )
+
+
+def _history_query(
+    store: Warehouse, name: str, loaded: list[date], last: date, params: PlanningParams
+) -> dict:
+    """One of history.sql's statements over the call_logs of the ``loaded`` days up to ``last``."""
+    sql = statements("history")[name]
+    values = {
+        "call_logs": [str(store.call_logs_file(day)) for day in loaded],
+        "first_day": loaded[0],
+        "last_day": last,
+        "interval_minutes": params.interval_minutes,
+    }
+    with local_connection() as con:
+        return con.execute(sql, bound(sql, values)).fetchnumpy()
