@@ -173,7 +173,9 @@ def refresh_catalog(
     definition already has that table's view, nothing is listed and nothing changes: a run
     costs no listing of every table's partitions (one request per table on object storage).
     Built as a new file and renamed over the old one: a reader keeps the file it opened, the
-    next reader gets the new one; concurrent rebuilds write the same content.
+    next reader gets the new one. Two runs that each add a first table at once may race, the
+    later rename keeping only its own new view; the lost view comes back with the next write of
+    its table (every daily run writes every table).
     """
     target = warehouse.duckdb_path
     definition = target.with_name(target.name + CATALOG_DEFINITION_SUFFIX)
