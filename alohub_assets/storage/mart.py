@@ -156,10 +156,12 @@ def _views(warehouse: Warehouse, table: str) -> list[str]:
 def catalog_ddl(warehouse: Warehouse, kpi_tables: list[str]) -> str:
     """The catalog's view definitions for what the warehouse holds now. A view over a glob
     that matches no file cannot be created, so a table gets its view with its first file."""
-    statements = []
-    for table in ["call_logs", *sorted(kpi_tables)]:
-        if warehouse.has_partitions(table):
-            statements += _views(warehouse, table)
+    tables = ["call_logs", *sorted(kpi_tables)]
+    return _ddl(warehouse, [t for t in tables if warehouse.has_partitions(t)])
+
+
+def _ddl(warehouse: Warehouse, tables: list[str]) -> str:
+    statements = [view for table in tables for view in _views(warehouse, table)]
     return ";\n\n".join(statements) + (";\n" if statements else "")
 
 
@@ -168,10 +170,15 @@ def refresh_catalog(
 ) -> bool:
     """Rebuilds ``alohub.duckdb`` when its definitions changed; returns whether it did.
 
-    ``written``: the table just written. Views are only ever added (a table gets its view with
-    its first partition, and partitions are replaced, never removed), so when the stored
-    definition already has that table's view, nothing is listed and nothing changes: a run
-    costs no listing of every table's partitions (one request per table on object storage).
+    Views are only ever added (a table gets its view with its first partition, and partitions
+    are replaced, never removed). So ``written``, the table just written, costs nothing when
+    the stored definition has its view already: no listing (one request per table on object
+    storage); when it has none, that table's view is added (each table's writer adds its own).
+    Without ``written``, or when the stored definition is not what this folder's views would
+    be (none yet, a moved folder, a changed view), every table is listed. New views are added
+    to a copy of the current catalog: creating a view binds it (its files are listed and a
+    footer read), which over object storage costs far more than a copy, and a new folder would
+    otherwise bind every earlier view again for each table its first run adds.
     Built as a new file and renamed over the old one: a reader keeps the file it opened, the
     next reader gets the new one. Two runs that each add a first table at once may race, the
     later rename keeping only its own new view; the lost view comes back with the next write of
@@ -180,19 +187,33 @@ def refresh_catalog(
     target = warehouse.duckdb_path
     definition = target.with_name(target.name + CATALOG_DEFINITION_SUFFIX)
     stored = _stored_definition(warehouse, target, definition)
-    if written is not None and stored is not None:
-        if all(view in stored for view in _views(warehouse, written)):
-            return False
-    ddl = catalog_ddl(warehouse, kpi_tables)
+    stored_text = stored or ""
+
+    def has_view(table: str) -> bool:
+        return all(view in stored_text for view in _views(warehouse, table))
+
+    if written is not None and has_view(written):
+        return False
+    tables = ["call_logs", *sorted(kpi_tables)]
+    present = [t for t in tables if has_view(t)]
+    # The stored catalog holds the views of ``present`` and nothing stale (a moved folder, a
+    # changed view): then only ``written`` can have gained a first partition worth listing.
+    consistent = stored is not None and stored == _ddl(warehouse, present)
+    listed = [written] if written is not None and consistent else tables
+    with_data = [t for t in tables if t in present or (t in listed and warehouse.has_partitions(t))]
+    ddl = _ddl(warehouse, with_data)
     if stored == ddl:
         return False
+    added = [t for t in with_data if t not in present]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
+        incremental = consistent and _copy_catalog(warehouse, target, tmp, stored)
         with duckdb.connect(str(tmp)) as con:
             warehouse.register_filesystem(con)  # a view is bound when created
-            if ddl:
-                con.execute(ddl)
+            statements = _ddl(warehouse, added) if incremental else ddl
+            if statements:
+                con.execute(statements)
             con.execute("CHECKPOINT")
         os.replace(tmp, target)
     finally:
@@ -205,8 +226,33 @@ def refresh_catalog(
     remove_abandoned(definition)
     warehouse.push(target)
     warehouse.push(definition)  # last: what the next writer compares with
-    log.info("catalog %s rebuilt (%d views)", target, ddl.count("CREATE OR REPLACE VIEW"))
+    log.info(
+        "catalog %s %s (%d views)",
+        target,
+        f"given {len(added)} new table(s)" if incremental else "rebuilt",
+        ddl.count("CREATE OR REPLACE VIEW"),
+    )
     return True
+
+
+def _copy_catalog(warehouse: Warehouse, target: Path, tmp: Path, stored: str | None) -> bool:
+    """Copies the catalog file (downloaded first on object storage) to ``tmp`` when it is there
+    and holds as many views as ``stored`` defines; False, and no ``tmp``, otherwise."""
+    if stored is None or not warehouse.pull(target):
+        return False
+    shutil.copyfile(target, tmp)
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            (views,) = con.execute(
+                "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+            ).fetchone()
+    except duckdb.Error:
+        views = -1
+    if views == stored.count("CREATE OR REPLACE VIEW"):
+        return True
+    tmp.unlink(missing_ok=True)
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return False
 
 
 def _stored_definition(warehouse: Warehouse, target: Path, definition: Path) -> str | None:
