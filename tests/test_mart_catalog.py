@@ -10,6 +10,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import DUCKDB_VIEWS_FILE, open_mart, refresh_catalog
@@ -52,14 +53,18 @@ def test_each_writer_adds_its_tables_view_in_any_order(tmp_path):
     }  # fmt: skip
 
 
-def test_a_catalog_file_missing_views_is_rebuilt_whole(tmp_path):
+@pytest.mark.parametrize("damage", ["views lost", "not a DuckDB file"])
+def test_a_damaged_catalog_file_is_rebuilt_whole(tmp_path, damage):
     warehouse = Warehouse.at(tmp_path)
     for table in ["call_logs", *TABLES[:2]]:
         write_partition(warehouse, table, 4)
         refresh_catalog(warehouse, TABLES, table)
-    # The catalog file lost its views while its definition file says they are there.
+    # The catalog file is damaged while its definition file says its views are there.
     (tmp_path / "alohub.duckdb").unlink()
-    duckdb.connect(str(tmp_path / "alohub.duckdb")).close()
+    if damage == "views lost":
+        duckdb.connect(str(tmp_path / "alohub.duckdb")).close()
+    else:
+        (tmp_path / "alohub.duckdb").write_bytes(b"not a database " * 100)
     write_partition(warehouse, TABLES[2], 4)
     assert refresh_catalog(warehouse, TABLES, TABLES[2])
     assert set(views(tmp_path)) == {"call_logs", "calls", *TABLES}

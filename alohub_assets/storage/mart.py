@@ -208,8 +208,8 @@ def refresh_catalog(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
-        incremental = consistent and _copy_catalog(warehouse, target, tmp, stored)
-        with duckdb.connect(str(tmp)) as con:
+        con, incremental = _open_copy(warehouse, target, tmp, stored if consistent else None)
+        with con:
             warehouse.register_filesystem(con)  # a view is bound when created
             statements = _ddl(warehouse, added) if incremental else ddl
             if statements:
@@ -235,24 +235,26 @@ def refresh_catalog(
     return True
 
 
-def _copy_catalog(warehouse: Warehouse, target: Path, tmp: Path, stored: str | None) -> bool:
-    """Copies the catalog file (downloaded first on object storage) to ``tmp`` when it is there
-    and holds as many views as ``stored`` defines; False, and no ``tmp``, otherwise."""
-    if stored is None or not warehouse.pull(target):
-        return False
-    shutil.copyfile(target, tmp)
-    try:
-        with duckdb.connect(str(tmp)) as con:
-            (views,) = con.execute(
-                "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
-            ).fetchone()
-    except duckdb.Error:
-        views = -1
-    if views == stored.count("CREATE OR REPLACE VIEW"):
-        return True
-    tmp.unlink(missing_ok=True)
-    Path(str(tmp) + ".wal").unlink(missing_ok=True)
-    return False
+def _open_copy(
+    warehouse: Warehouse, target: Path, tmp: Path, stored: str | None
+) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """``tmp`` opened as a copy of the catalog built from ``stored`` (downloaded first on object
+    storage) and True; or, when there is none or it lacks some of those views (a damaged or
+    replaced file), ``tmp`` opened empty and False."""
+    if stored is not None and warehouse.pull(target):
+        shutil.copyfile(target, tmp)
+        try:
+            con = duckdb.connect(str(tmp))
+        except duckdb.Error:  # not a DuckDB file (any more)
+            con = None
+        if con is not None:
+            views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal")
+            if views.fetchone()[0] == stored.count("CREATE OR REPLACE VIEW"):
+                return con, True
+            con.close()
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return duckdb.connect(str(tmp)), False
 
 
 def _stored_definition(warehouse: Warehouse, target: Path, definition: Path) -> str | None:
