@@ -1,4 +1,5 @@
-"""Several partitions materialized at once through the CLI, as separate processes sharing one
+"""Several partitions materialized at once through the CLI (`dagster job execute`, each in a
+process forked from the test's), as separate processes sharing one
 data folder: the writers never share a file (a Parquet file per table and day; the catalog
 rebuilt by rename), so no pool or lock is needed and every run stays green."""
 
@@ -6,14 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
-from tests.support import API_KEY, FIRST_DAY, daily_job_cli_args
+from tests.support import API_KEY, FIRST_DAY, ForkedCli, daily_job_cli_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,22 +31,19 @@ def cli_env(sandbox, tmp_path) -> dict[str, str]:
     }
 
 
-def materialize(env, day) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagster", *daily_job_cli_args(day)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
 def test_concurrent_partition_runs_all_succeed_without_duplicates(sandbox, tmp_path):
     env = cli_env(sandbox, tmp_path)
     # The instance exists before the runs, as it does once `make dev` has run once.
-    subprocess.run([sys.executable, "-m", "dagster", "instance", "migrate"], env=env, check=True)
+    code, output = ForkedCli(["instance", "migrate"], env, ROOT, tmp_path / "migrate.log").wait()
+    assert code == 0, output[-3000:]
     days = [FIRST_DAY + timedelta(days=i) for i in range(3)]
-    runs = [materialize(env, day) for day in days]
-    outputs = [run.communicate(timeout=300)[0] for run in runs]
-    for run, output in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, output[-3000:]
+    runs = [ForkedCli(daily_job_cli_args(day), env, ROOT, tmp_path / f"{day}.log") for day in days]
+    outputs = []
+    for run in runs:
+        code, output = run.wait(timeout=300)
+        assert code == 0, output[-3000:]
+        outputs.append(output)
+    assert "raw_call_logs" in outputs[0]  # the run's own output
     assert API_KEY not in "".join(outputs)
     with duckdb.connect(str(tmp_path / "data" / "alohub.duckdb"), read_only=True) as con:
         per_day = con.execute(

@@ -29,6 +29,7 @@ from alohub_assets.api.rate_limit import (
     SqliteQuotaStore,
 )
 from alohub_assets.api.records import ICT, local_day_window
+from bench import common as bench_common
 from bench.rate_limits import QUICK_RATE, bench_pods_one_quota
 from tests.support import API_KEY, DAY, ListSink, list_call_logs
 
@@ -481,13 +482,15 @@ def test_the_state_password_comes_from_pgpassword_and_is_never_shown(
     assert not [text for text in texts if password in text]
 
 
-def test_runs_as_pods_keep_one_quota_only_with_the_state_in_postgres(postgres_server):
+def test_runs_as_pods_keep_one_quota_only_with_the_state_in_postgres(postgres_server, monkeypatch):
     """Four partition runs as a cluster runs them (bench.rate_limits.run_pods): each a process
     with its own temp folder, data folder and DAGSTER_HOME, one Dagster instance in Postgres
     with the pool alohub_api at 4 slots, one sliding-window quota. With the pacer's state in
     Postgres (ALOHUB_RATE_STATE_URL) every call lands once and 429s stay within 1 % of the
     requests; with the SQLite default (each pod its own file) the same runs overrun the quota.
-    Nothing timed here: `make bench` measures the same set-up against the bound."""
+    Nothing timed here: `make bench` measures the same set-up against the bound. The process
+    that forks the pods is forked from this one (Dagster loaded), not started fresh."""
+    monkeypatch.setattr(bench_common, "FORK_WORKERS", True)
     sizes = dataclasses.replace(
         QUICK_RATE, limit=80, window_seconds=1.0, concurrent_runs=4, concurrent_partitions=4,
         concurrent_calls_per_day=300,

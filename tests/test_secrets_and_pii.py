@@ -6,14 +6,12 @@ import hashlib
 import hmac
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.support import API_KEY, DAY, daily_job_cli_args, materialize_day
+from tests.support import API_KEY, DAY, ForkedCli, daily_job_cli_args, materialize_day
 
 ROOT = Path(__file__).resolve().parents[1]
 PII_KEY = "pii-Hm4cK3y-for-tests-only"
@@ -37,15 +35,15 @@ def test_the_api_key_reaches_no_log_event_store_run_config_or_data(
     env = {**os.environ, "DAGSTER_HOME": str(home), "ALOHUB_BASE_URL": sandbox.url,
            "ALOHUB_API_KEY": API_KEY, "ALOHUB_DATA_DIR": str(data),
            "ALOHUB_PARTITIONS_START": "2026-02-01"}  # fmt: skip
-    command = [sys.executable, "-m", "dagster", *daily_job_cli_args(DAY)]
-    ok = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stdout[-2000:]
+    command = daily_job_cli_args(DAY)  # `dagster job execute`, in a process of its own
+    code, ok = ForkedCli(command, env, ROOT, tmp_path / "ok.log").wait()
+    assert code == 0, ok[-2000:]
     # A refused key fails the run; its error text is stored in the event log too.
     wrong = "wrong-key-that-must-not-leak-42"
-    bad = subprocess.run(command, cwd=ROOT, env={**env, "ALOHUB_API_KEY": wrong},
-                         capture_output=True, text=True)  # fmt: skip
-    assert bad.returncode != 0 and "401 UNAUTHORIZED" in bad.stdout + bad.stderr
-    output = ok.stdout + ok.stderr + bad.stdout + bad.stderr
+    bad_env = {**env, "ALOHUB_API_KEY": wrong}
+    code, bad = ForkedCli(command, bad_env, ROOT, tmp_path / "bad.log").wait()
+    assert code != 0 and "401 UNAUTHORIZED" in bad
+    output = ok + bad
     # event log, run storage, compute logs; raw landing, manifests, Parquet, DuckDB
     found = {
         secret: files_containing(home, secret) + files_containing(data, secret)
