@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
-from dagster._core.test_utils import freeze_time
 
 import alohub_assets.defs.recordings.sensors as sensors
 from alohub_assets.api.alerts import Alert, post_alert
@@ -54,6 +53,15 @@ from alohub_assets.storage.landing import land_call_logs
 from alohub_assets.storage.layout import Warehouse
 from alohub_dev.sandbox.calls import RECORDING_DELAYED, RECORDING_IN_DETAIL, RECORDING_NEVER
 from tests.support import DAY, pipeline_resources
+
+
+def freeze_time(at):
+    """Dagster's own test clock, imported when a test needs it: its module costs each test
+    worker more than a second to import at collection."""
+    from dagster._core.test_utils import freeze_time as dagster_freeze_time
+
+    return dagster_freeze_time(at)
+
 
 # The module, not the asset of the same name that alohub_assets.assets exports.
 call_recordings_module = importlib.import_module("alohub_assets.defs.recordings.call_recordings")
