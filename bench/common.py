@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -62,10 +63,10 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
             process.wait(timeout=10)
 
 
-#: Tests (tests/test_benchmarks.py) set this: a worker is then a process forked from the test's,
-#: which has Python, Dagster and DuckDB loaded already, instead of a fresh one that spends
-#: seconds importing them. Its start-up and memory figures are then not its own (the tests
-#: assert neither); `make bench` always measures fresh processes.
+#: Tests (tests/test_benchmarks.py) set this: a worker, and a `dagster` CLI run, is then a
+#: process forked from the test's, which has Python, Dagster and DuckDB loaded already, instead
+#: of a fresh one that spends seconds importing them. Its start-up and memory figures are then
+#: not its own (the tests assert neither); `make bench` always measures fresh processes.
 FORK_WORKERS = False
 
 
@@ -85,8 +86,6 @@ def run_worker(function: str, env: dict[str, str] | None = None, **kwargs) -> di
 
 
 def _forked_worker(function: str, kwargs: dict, env: dict[str, str] | None) -> dict:
-    import multiprocessing
-
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_work_and_send, args=(function, kwargs, env, send))
@@ -146,3 +145,51 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
     started = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - started, result
+
+
+class ForkedCli:
+    """``dagster <args>`` as a process of its own with exactly ``env`` and ``cwd``, forked from
+    this one (Dagster imported already) instead of a new interpreter that spends seconds
+    importing it. The code location's modules are imported again in the child, so that they
+    read ``env`` as a fresh ``dagster`` process would. ``wait()`` gives the exit code and the
+    output (stdout and stderr together, as a terminal shows them)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd, log) -> None:
+        self.log = Path(log)
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_dagster_cli_here, args=(list(args), dict(env), str(cwd), str(self.log))
+        )
+        self.process.start()
+
+    def wait(self, timeout: float = 300) -> tuple[int | None, str]:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+        return self.process.exitcode, self.log.read_text(errors="replace")
+
+
+def _dagster_cli_here(args: list[str], env: dict[str, str], cwd: str, log: str) -> None:
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    for name in [m for m in sys.modules if m.split(".")[0] in ("alohub_assets", "bench")]:
+        del sys.modules[name]
+    code = 1
+    try:
+        from dagster._cli import ENV_PREFIX, cli
+
+        cli.main(args=args, prog_name="dagster", auto_envvar_prefix=ENV_PREFIX)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 (reported in the output, as the CLI would)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+    os._exit(code)

@@ -21,9 +21,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 from alohub_dev.commands import daily_job_cli_args
+from bench import common
 from bench.common import (
     API_KEY,
     ROOT,
+    ForkedCli,
     Result,
     commit_stamp,
     median,
@@ -259,11 +261,17 @@ def bench_mart(sizes: Sizes) -> Result:
 
 
 def _cli_seconds(args: list[str], env: dict[str, str]) -> float:
+    """Seconds of ``dagster <args>`` in a fresh process (forked under ``FORK_WORKERS``)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dagster", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
+    if common.FORK_WORKERS:
+        with tempfile.TemporaryDirectory() as tmp:
+            code, output = ForkedCli(args, env, ROOT, Path(tmp) / "cli.log").wait()
+    else:
+        done = subprocess.run([sys.executable, "-m", "dagster", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        code, output = done.returncode, done.stdout + done.stderr
+    if code != 0:
+        raise RuntimeError(output[-4000:])
     return time.perf_counter() - started
 
 

@@ -7,7 +7,6 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -26,6 +25,7 @@ from alohub_assets.defs.resources import (
 from alohub_dev.commands import daily_job_cli_args  # noqa: F401 (re-exported for tests)
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.server import SandboxConfig, SandboxServer
+from bench.common import ForkedCli  # noqa: F401 (re-exported for tests)
 
 API_KEY = "sk_test_Zq81SecretSandboxKey"
 FIRST_DAY = date(2026, 3, 1)
@@ -142,51 +142,3 @@ def start_day_process(sandbox, data_dir, day: date, *, env=None, log=None):
     )
     process.start()
     return process
-
-
-class ForkedCli:
-    """``dagster <args>`` as a process of its own with exactly ``env`` and ``cwd``, forked from
-    this one (Dagster imported already) instead of a new interpreter that spends seconds
-    importing it. The code location's modules are imported again in the child, so that they
-    read ``env`` as a fresh ``dagster`` process would. ``wait()`` gives the exit code and the
-    output (stdout and stderr together, as a terminal shows them)."""
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd, log) -> None:
-        self.log = Path(log)
-        self.process = multiprocessing.get_context("fork").Process(
-            target=_dagster_cli_here, args=(list(args), dict(env), str(cwd), str(self.log))
-        )
-        self.process.start()
-
-    def wait(self, timeout: float = 300) -> tuple[int | None, str]:
-        self.process.join(timeout)
-        if self.process.exitcode is None:
-            self.process.kill()
-            self.process.join()
-        return self.process.exitcode, self.log.read_text(errors="replace")
-
-
-def _dagster_cli_here(args: list[str], env: dict[str, str], cwd: str, log: str) -> None:
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    for name in [m for m in sys.modules if m.split(".")[0] in ("alohub_assets", "bench")]:
-        del sys.modules[name]
-    code = 1
-    try:
-        from dagster._cli import ENV_PREFIX, cli
-
-        cli.main(args=args, prog_name="dagster", auto_envvar_prefix=ENV_PREFIX)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except BaseException:  # noqa: BLE001 (reported in the output, as the CLI would)
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-    os._exit(code)
