@@ -154,7 +154,9 @@ class ForkedCli:
     read ``env`` as a fresh ``dagster`` process would. ``wait()`` gives the exit code and the
     output (stdout and stderr together, as a terminal shows them)."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd, log) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: str | os.PathLike, log: str | os.PathLike
+    ) -> None:
         self.log = Path(log)
         self.process = multiprocessing.get_context("fork").Process(
             target=_dagster_cli_here, args=(list(args), dict(env), str(cwd), str(self.log))

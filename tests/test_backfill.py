@@ -1,7 +1,7 @@
 """Several partitions materialized at once through the CLI (`dagster job execute`, each in a
-process forked from the test's), as separate processes sharing one
-data folder: the writers never share a file (a Parquet file per table and day; the catalog
-rebuilt by rename), so no pool or lock is needed and every run stays green."""
+process forked from the test's), as separate processes sharing one data folder: the writers
+never share a file (a Parquet file per table and day; the catalog changed by rename), so no pool
+or lock is needed and every run stays green."""
 
 from __future__ import annotations
 
