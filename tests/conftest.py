@@ -79,9 +79,14 @@ def rate_state_file(tmp_path_factory, monkeypatch):
     """Each test's clients (and the processes it starts) share one quota state of their own,
     whatever the shell says (a Postgres state of ALOHUB_RATE_STATE_URL would be shared)."""
     path = tmp_path_factory.mktemp("rate") / "quota.sqlite3"
-    monkeypatch.setenv("ALOHUB_RATE_STATE_PATH", str(path))
-    monkeypatch.delenv("ALOHUB_RATE_STATE_URL", raising=False)
+    own_rate_state(monkeypatch, path)
     return path
+
+
+def own_rate_state(env: pytest.MonkeyPatch, path) -> None:
+    """The quota state of these clients is the SQLite file ``path`` and nothing else."""
+    env.setenv("ALOHUB_RATE_STATE_PATH", str(path))
+    env.delenv("ALOHUB_RATE_STATE_URL", raising=False)
 
 
 def start_sandbox_server(

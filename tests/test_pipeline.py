@@ -15,7 +15,7 @@ import pytest
 
 from alohub_assets.api.records import ICT
 from alohub_assets.storage.layout import Warehouse
-from tests.conftest import start_sandbox_server
+from tests.conftest import own_rate_state, start_sandbox_server
 from tests.support import DAY, Sandbox, materialize_day
 
 COLUMNS = [
@@ -52,9 +52,8 @@ def read_only_day(tmp_path_factory):
     server = start_sandbox_server()
     data_dir = tmp_path_factory.mktemp("read_only_day")
     try:
-        with pytest.MonkeyPatch.context() as env:  # a quota state of its own, as rate_state_file
-            env.setenv("ALOHUB_RATE_STATE_PATH", str(data_dir / "quota.sqlite3"))
-            env.delenv("ALOHUB_RATE_STATE_URL", raising=False)
+        with pytest.MonkeyPatch.context() as env:
+            own_rate_state(env, data_dir / "quota.sqlite3")
             sandbox = Sandbox(server)
             built = materialize_day(sandbox, data_dir, DAY)
         yield sandbox, Warehouse.at(data_dir), built

@@ -153,14 +153,9 @@ def _views(warehouse: Warehouse, table: str) -> list[str]:
     return [compose(sql["table_view"], table=table, glob=glob)]
 
 
-def catalog_ddl(warehouse: Warehouse, kpi_tables: list[str]) -> str:
-    """The catalog's view definitions for what the warehouse holds now. A view over a glob
-    that matches no file cannot be created, so a table gets its view with its first file."""
-    tables = ["call_logs", *sorted(kpi_tables)]
-    return _ddl(warehouse, [t for t in tables if warehouse.has_partitions(t)])
-
-
 def _ddl(warehouse: Warehouse, tables: list[str]) -> str:
+    """The catalog's view definitions for ``tables`` (each must have a partition: a view over a
+    glob that matches no file cannot be created)."""
     statements = [view for table in tables for view in _views(warehouse, table)]
     return ";\n\n".join(statements) + (";\n" if statements else "")
 
