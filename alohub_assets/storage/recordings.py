@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alohub_assets.api.client import AloHubClient
 from alohub_assets.storage.layout import Warehouse
+from alohub_assets.storage.mart import local_connection
 from alohub_assets.storage.publish import publish_file, temporary_sibling
 
 FOUND, PENDING, NOT_FOUND, GAVE_UP = "found", "pending", "not_found", "gave_up"
@@ -100,7 +100,7 @@ def find_due(warehouse: Warehouse, day: date, policy: RecordingPolicy, now: date
         "backoff": list(policy.backoff_seconds),
         "max_attempts": policy.max_attempts,
     }
-    with duckdb.connect() as con:
+    with local_connection() as con:
         rows = con.execute(_DUE_SQL, params).fetchall()
     due, later, attempts = [], [], {}
     for call_id, tries, due_at in rows:
@@ -157,7 +157,7 @@ def fetch_recordings(
 def merge_recordings(warehouse: Warehouse, day: date, fetched: pa.Table) -> pa.Table:
     """Writes earlier results updated by ``fetched`` (atomically); a found URL always stays."""
     target = warehouse.recordings_file(day)
-    con = duckdb.connect()
+    con = local_connection()
     try:
         con.register("fetched", fetched)
         if warehouse.pull(target):

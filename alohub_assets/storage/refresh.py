@@ -28,6 +28,7 @@ import duckdb
 
 from alohub_assets.api.client import AloHubClient
 from alohub_assets.api.records import local_day_window
+from alohub_assets.storage.mart import local_connection
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
 
 SQL = Path(__file__).with_name("refresh.sql")
@@ -75,7 +76,7 @@ class RefreshPlan:
 
 
 def _connection(files: list[Path]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    con = local_connection()
     sql = load_statements(SQL)
     statement = compose(sql["rows"], table="previous")
     con.execute(statement, bound(statement, {"files": [str(f) for f in files]}))

@@ -18,7 +18,7 @@ from alohub_assets.storage.layout import (
     CALL_LOGS_NEWEST_START,
     Warehouse,
 )
-from alohub_assets.storage.mart import fresh_connection
+from alohub_assets.storage.mart import local_connection
 from alohub_assets.storage.pii import hmac_pads
 from alohub_assets.storage.publish import publish_file, temporary_sibling
 from alohub_assets.storage.sql import bound, compose, load_statements, sql_literal
@@ -83,11 +83,11 @@ def build_call_logs(warehouse: Warehouse, day: date, pii_key: str | None = None)
         )
     sql = load_statements(SQL)
     params = {"files": [str(f) for f in pages], "day": day, "call_id_pattern": CALL_ID_REGEX}
-    con = fresh_connection()  # its memory settings are the whole database's
+    # A database with its own memory settings (they are database-wide), shared by this
+    # process's builds. Row order is carried by the `arrival` column, so DuckDB need not keep
+    # it: less memory.
+    con = local_connection(preserve_insertion_order="false", memory_limit=MEMORY_LIMIT)
     try:
-        # Row order is carried by the `arrival` column, so DuckDB need not keep it: less memory.
-        con.execute("SET preserve_insertion_order = false")
-        con.execute(f"SET memory_limit = {sql_literal(MEMORY_LIMIT)}")
         con.execute(sql["customer_number_macro"])
         raw_rows_sql = compose(sql["raw_rows"], landed=sql["landed"])
         con.execute(raw_rows_sql, bound(raw_rows_sql, params))
