@@ -6,6 +6,7 @@ import json
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
@@ -401,3 +402,25 @@ def test_plain_http_to_a_remote_host_is_refused():
         AloHubClient(API_KEY, base_url="http://xapi.alohub.vn")
     with pytest.raises(AloHubConfigError, match="ALOHUB_API_KEY"):
         AloHubClient("", base_url="https://xapi.alohub.vn")
+
+
+def test_clients_share_one_certificate_store_and_follow_ssl_cert_file(monkeypatch, tmp_path):
+    """The store is read once per process (each read costs ~50 ms of CPU), from where httpx
+    would read it: SSL_CERT_FILE when set (a company's own CA), else certifi's bundle."""
+    import certifi
+
+    from alohub_assets.api.client import tls_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    default = tls_context()
+    assert tls_context() is default and len(default.get_ca_certs()) > 50
+    bundle = Path(certifi.where()).read_text()
+    first = bundle[: bundle.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    own_ca = tmp_path / "company-ca.pem"
+    own_ca.write_text(first[first.index("-----BEGIN CERTIFICATE-----") :] + "\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(own_ca))
+    assert len(tls_context().get_ca_certs()) == 1
+    with AloHubClient(API_KEY, base_url="https://xapi.alohub.vn") as client:
+        pool = client._http._transport._pool  # noqa: SLF001 (what httpx verifies peers with)
+        assert pool._ssl_context is tls_context()  # noqa: SLF001
