@@ -14,7 +14,9 @@ import httpx
 
 from alohub_assets.api.client import AloHubClient, RetryPolicy
 from alohub_assets.defs import ALL_ASSETS
+from alohub_assets.defs.ingest.call_logs import call_logs
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
+from alohub_assets.defs.ingest.raw_call_logs import raw_call_logs
 from alohub_assets.defs.resources import (
     AloHubResource,
     KpiSettingsResource,
@@ -93,6 +95,11 @@ def materialize_day(
         resources=pipeline_resources(sandbox, data_dir, recording_policy, **alohub),
         raise_on_error=raise_on_error,
     )
+
+
+#: The day's landing and call_logs (with the catalog's call_logs and calls views): what a test
+#: of later steps needs first when the KPI tables are not what it looks at.
+INGESTION = [raw_call_logs, call_logs]
 
 
 class ListSink:

@@ -19,7 +19,7 @@ from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import open_mart
 from alohub_assets.storage.object_store import ObjectStore, parse_s3_uri
 from tests.conftest import S3_SECRET
-from tests.support import DAY, materialize_day, start_day_process
+from tests.support import DAY, INGESTION, materialize_day, start_day_process
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI_QUERY = """
@@ -131,7 +131,7 @@ def test_recordings_on_s3_are_merged_with_what_the_bucket_holds(make_sandbox, s3
     from alohub_assets.defs.recordings.call_recordings import call_recordings
 
     sandbox = make_sandbox(recording_delay_seconds=3600)
-    materialize_day(sandbox, s3_data_dir, DAY)
+    materialize_day(sandbox, s3_data_dir, DAY, assets=INGESTION)
     with open_mart(s3_data_dir) as con:
         (missing,) = con.execute(
             "SELECT count(*) FROM calls WHERE recording_status = 'not_checked'"

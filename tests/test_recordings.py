@@ -18,7 +18,7 @@ from alohub_dev.sandbox.calls import (
     RECORDING_IN_DETAIL,
     RECORDING_NEVER,
 )
-from tests.support import DAY, materialize_day
+from tests.support import DAY, INGESTION, materialize_day
 
 NO_WAIT = RecordingPolicyResource(backoff_minutes=[0], max_attempts=3)
 
@@ -34,7 +34,7 @@ def missing_answered(warehouse, day):
 
 def test_one_detail_request_per_missing_recording_and_none_on_rerun(make_sandbox, tmp_path):
     sandbox = make_sandbox(recording_delay_seconds=3600)
-    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=INGESTION)
     warehouse = Warehouse.at(tmp_path)
     missing = missing_answered(warehouse, DAY)
     assert missing
@@ -60,7 +60,7 @@ def test_one_detail_request_per_missing_recording_and_none_on_rerun(make_sandbox
 
 def test_calls_view_has_every_recording_the_detail_endpoint_has(make_sandbox, tmp_path):
     sandbox = make_sandbox(recording_delay_seconds=0)
-    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=INGESTION)
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings])
     warehouse = Warehouse.at(tmp_path)
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
@@ -86,7 +86,7 @@ def test_calls_view_has_every_recording_the_detail_endpoint_has(make_sandbox, tm
 
 def test_a_found_url_is_kept_and_late_recordings_are_picked_up(make_sandbox, tmp_path):
     sandbox = make_sandbox(recording_delay_seconds=3600)
-    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=INGESTION)
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
     sandbox.server.state.config.recording_delay_seconds = 0  # processing finished upstream
     materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
@@ -104,7 +104,7 @@ def test_a_found_url_is_kept_and_late_recordings_are_picked_up(make_sandbox, tmp
 
 def test_gives_up_after_the_attempt_limit(make_sandbox, tmp_path):
     sandbox = make_sandbox(recording_delay_seconds=3600)
-    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=INGESTION)
     for _ in range(4):
         materialize_day(sandbox, tmp_path, DAY, assets=[call_recordings], recording_policy=NO_WAIT)
     rows = pq.read_table(Warehouse.at(tmp_path).recordings_file(DAY)).to_pylist()
