@@ -18,12 +18,17 @@ TEST_WORKERS ?= 4
 .PHONY: install browser test lint format demo dev dashboard sandbox report screenshot bench soak clean
 
 install:  ## uv (into .venv-bootstrap if missing), then the locked dependencies into .venv
+	@# Without pip in .venv-bootstrap when the system Python has one (pip --python installs uv
+	@# into it): ensurepip alone costs 8 s. Otherwise the venv's own pip.
 	@if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
 	    && [ ! -x "$(BOOTSTRAP)/bin/uv" ]; then \
 	  echo "uv not found: installing it into $(BOOTSTRAP) (the system Python is left alone)"; \
-	  python3 -m venv "$(BOOTSTRAP)" || { echo "python3 -m venv failed: install your OS's venv" \
-	    "package (Debian/Ubuntu: apt-get install python3-venv) or uv itself"; exit 1; }; \
-	  "$(BOOTSTRAP)/bin/python" -m pip install --quiet uv; \
+	  { python3 -m venv --without-pip "$(BOOTSTRAP)" \
+	    && python3 -m pip --python "$(BOOTSTRAP)/bin/python" install --quiet uv 2>/dev/null; } \
+	  || { rm -rf "$(BOOTSTRAP)"; python3 -m venv "$(BOOTSTRAP)" \
+	    && "$(BOOTSTRAP)/bin/python" -m pip install --quiet uv; } \
+	  || { echo "python3 -m venv failed: install your OS's venv package (Debian/Ubuntu:" \
+	    "apt-get install python3-venv) or uv itself"; exit 1; }; \
 	fi
 	$(UV) sync --frozen
 
