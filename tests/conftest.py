@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from alohub_dev.sandbox.calls import CallStore
-from alohub_dev.sandbox.server import SandboxConfig, SandboxServer, build_server
-from tests.support import API_KEY, FIRST_DAY, LAST_DAY, Sandbox
+if TYPE_CHECKING:  # imported where used: xdist's controller process loads this file too, and
+    # tests.support imports Dagster and the definitions (3 s of CPU before any worker starts)
+    from alohub_dev.sandbox.server import SandboxServer
+    from tests.support import Sandbox
 
 #: Modules whose tests take longest, longest first: `make test` hands work to its parallel
 #: workers in collection order, so the long ones start first and no worker is left with one of
@@ -92,19 +94,24 @@ def own_rate_state(env: pytest.MonkeyPatch, path) -> None:
 def start_sandbox_server(
     calls_per_day: int = 300,
     seed: int = 7,
-    first_day: date = FIRST_DAY,
-    last_day: date = LAST_DAY,
+    first_day: date | None = None,
+    last_day: date | None = None,
     other_type_share: float = 0.02,
     **config,
 ) -> SandboxServer:
-    """A sandbox on 127.0.0.1 in a thread of this process (``stop()`` it)."""
+    """A sandbox on 127.0.0.1 in a thread of this process (``stop()`` it), holding the days
+    FIRST_DAY..LAST_DAY of tests.support unless told others."""
+    from alohub_dev.sandbox.calls import CallStore
+    from alohub_dev.sandbox.server import SandboxConfig, build_server
+    from tests.support import API_KEY, FIRST_DAY, LAST_DAY
+
     config.setdefault("api_key", API_KEY)
     config.setdefault("tenant_limit", 0)
     config.setdefault("route_limit", 0)
     store = CallStore(
         seed=seed,
-        first_day=first_day,
-        last_day=last_day,
+        first_day=first_day or FIRST_DAY,
+        last_day=last_day or LAST_DAY,
         calls_per_day=calls_per_day,
         other_type_share=other_type_share,
     )
@@ -113,6 +120,8 @@ def start_sandbox_server(
 
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    from tests.support import Sandbox
+
     servers: list[SandboxServer] = []
 
     def start(**options) -> Sandbox:
