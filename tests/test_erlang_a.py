@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import special
 
 from alohub_assets.storage import erlang_a, erlang_c
 
@@ -17,6 +16,8 @@ def published_wait_and_abandon(lam: float, mu: float, theta: float, n: int) -> t
     """Mandelbaum and Zeltyn (2007), section 4: with A(x, y) = x e^y y^-x gamma(x, y) and E the
     Erlang B probability, P(W > 0) = E A / (1 + (A - 1) E), P(Ab | W > 0) = 1 / (rho A) + 1 - 1 /
     rho. Evaluated here through scipy's regularized incomplete gamma function (small cases)."""
+    from scipy import special  # here: collecting the module on every worker skips its import
+
     x, y, rho = n * mu / theta, lam / theta, lam / (n * mu)
     big_a = math.exp(math.log(x) + y - x * math.log(y) + special.gammaln(x)) * special.gammainc(
         x, y
