@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 
 import httpx
 
+from alohub_assets.api.client import tls_context
+
 DAY_SECONDS = 86_400
 
 
@@ -27,7 +29,9 @@ class Settings:
 
 def sandbox_calls(url: str, day: date) -> list[dict]:
     """The sandbox's record of ``day``'s calls, times parsed, each with its customer number."""
-    answer = httpx.get(f"{url}/_sandbox/calls", params={"date": day.isoformat()}, timeout=30)
+    answer = httpx.get(
+        f"{url}/_sandbox/calls", params={"date": day.isoformat()}, timeout=30, verify=tls_context()
+    )
     answer.raise_for_status()
     calls = answer.json()["calls"]
     for call in calls:
