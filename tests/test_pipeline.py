@@ -16,7 +16,7 @@ import pytest
 from alohub_assets.api.records import ICT
 from alohub_assets.storage.layout import Warehouse
 from tests.conftest import own_rate_state, start_sandbox_server
-from tests.support import DAY, Sandbox, materialize_day
+from tests.support import DAY, INGESTION, Sandbox, materialize_day
 
 COLUMNS = [
     "call_id",
@@ -253,7 +253,7 @@ def test_a_failed_run_leaves_the_previous_partition(built_day, tmp_path, make_sa
 def test_rows_of_another_day_are_dropped_not_duplicated(sandbox, tmp_path):
     from alohub_assets.defs.ingest.call_logs import build_call_logs
 
-    materialize_day(sandbox, tmp_path, DAY)
+    materialize_day(sandbox, tmp_path, DAY, assets=INGESTION)
     warehouse = Warehouse.at(tmp_path)
     # A stand-in whose inclusive window end returns the next midnight's call as well.
     next_midnight = sandbox.store.calls_on(DAY + timedelta(days=1))[-1]
