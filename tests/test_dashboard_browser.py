@@ -18,6 +18,7 @@ import duckdb
 import httpx
 import pytest
 
+from alohub_assets.api.client import tls_context
 from alohub_assets.api.records import local_today
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.ingest.jobs import DAILY_PIPELINE
@@ -85,7 +86,7 @@ def dashboard(demo_data, tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                if httpx.get(f"{url}/_stcore/health", timeout=2, verify=tls_context()).text == "ok":
                     break
             except httpx.HTTPError:
                 pass

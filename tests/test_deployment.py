@@ -43,7 +43,7 @@ from tests.deploy_files import (
     instance_config,
     service_environment,
 )
-from tests.support import API_KEY, FIRST_DAY
+from tests.support import API_KEY, FIRST_DAY, graphql
 
 LOCATION = "alohub_assets"
 JOB = "daily_call_logs_job"
@@ -118,16 +118,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    response = httpx.post(
-        f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
 
 
 class HostMap:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from alohub_assets.defs.kpi_mart.build import kpi_tables
-from tests.support import API_KEY, DAY
+from tests.support import API_KEY, DAY, graphql
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -134,16 +134,6 @@ def dagster_ui(tmp_path_factory):
             os.killpg(process.pid, 9)
         log.close()
         sandbox.stop()
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    response = httpx.post(
-        f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
 
 
 def test_graphql_lists_assets_checks_schedule_and_sensor_and_runs_a_partition(dagster_ui):
