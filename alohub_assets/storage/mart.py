@@ -42,7 +42,7 @@ _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def fresh_connection() -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB of its own, whose clock is the call center's (hour(), ::DATE are
     local), with the KPI queries' own functions: ``erlang_c_staffing`` (``erlang_c.py``) and
-    the abandon rules (``kpi_rules.sql``). For work that sets database-wide options (memory)."""
+    the abandon rules (``kpi_rules.sql``): what each of ``local_connection``'s databases is."""
     con = duckdb.connect()
     con.execute(f"SET GLOBAL TimeZone = {sql_literal(LOCAL_TIMEZONE_NAME)}")
     erlang_c.register_in_duckdb(con)
