@@ -13,6 +13,7 @@ import pytest
 
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.defs.kpi_mart.build import write_table_partition
+from alohub_assets.defs.kpi_mart.inputs import kpi_inputs
 from alohub_assets.storage.layout import Warehouse
 
 DAY = date(2026, 3, 4)
@@ -198,3 +199,27 @@ def test_calls_of_another_type_are_counted_in_agent_load(tmp_path):
                row["unknown_handled"])  # fmt: skip
         assert got == expected[row["agent_id"]]
         assert row["load_share"] == pytest.approx(got[0] / 4)
+
+
+def test_a_table_reads_each_call_logs_day_once_and_names_a_missing_one(tmp_path, monkeypatch):
+    """On object storage each read is a download: a table's days and its window's are pulled
+    once each. A built day without call_logs is an error naming the day; a window's is not."""
+    build_day(tmp_path, [call(0, "inbound", True, 5)])
+    warehouse = Warehouse.at(tmp_path)
+    pulled = []
+    real_pull = Warehouse.pull
+    monkeypatch.setattr(Warehouse, "pull", lambda self, p: pulled.append(p) or real_pull(self, p))
+    next_day = DAY + timedelta(days=1)
+
+    params, missing = kpi_inputs(warehouse, "abandon_callbacks", DAY, DAY)
+    assert sorted(pulled) == [warehouse.call_logs_file(DAY), warehouse.call_logs_file(next_day)]
+    assert params["call_logs"] == [str(warehouse.call_logs_file(DAY))] and missing == [next_day]
+
+    pulled.clear()
+    _, missing = kpi_inputs(warehouse, "repeat_callers", DAY, DAY)
+    week = [DAY - timedelta(days=n) for n in range(8)]
+    assert sorted(pulled) == sorted(warehouse.call_logs_file(day) for day in week)
+    assert missing == sorted(week[1:])
+
+    with pytest.raises(FileNotFoundError, match=f"materialize call_logs for {next_day} first"):
+        kpi_inputs(warehouse, "daily_call_metrics", DAY, next_day)

@@ -117,6 +117,41 @@ def test_a_landing_killed_before_its_manifest_leaves_the_previous_one(
     assert "raw_call_logs" in repaired_log.read_text()  # the log is the run's output
 
 
+def test_a_file_up_to_the_part_size_is_one_put_and_a_larger_one_a_multipart_upload(
+    s3_data_dir, tmp_path, monkeypatch
+):
+    """S3 bills each request: a partition file (kilobytes) is one PUT, not a multipart upload's
+    start, part and completion. A file over pyarrow's 10 MB part size is uploaded in parts,
+    and either way the object holds the whole file."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    bucket = parse_s3_uri(s3_data_dir).bucket
+    seen: list[tuple[str, str]] = []
+    serve = DomainDispatcherApplication.__call__
+
+    def counting(app, environ, start_response):  # the server's threads call it
+        if environ["PATH_INFO"].startswith(f"/{bucket}/"):
+            query = environ.get("QUERY_STRING", "")
+            kind = "start" if query == "uploads" else "part" if "partNumber" in query else query
+            seen.append((environ["REQUEST_METHOD"], "complete" if "uploadId=" in kind else kind))
+        return serve(app, environ, start_response)
+
+    monkeypatch.setattr(DomainDispatcherApplication, "__call__", counting)
+    store = ObjectStore(parse_s3_uri(s3_data_dir))
+    for name, size in (("small.parquet", 40_000), ("large.parquet", 11 << 20)):
+        local = tmp_path / name
+        local.write_bytes(bytes(range(256)) * (size // 256))
+        seen.clear()
+        store.put_file(local, f"warehouse/{name}")
+        uploads = list(seen)
+        assert store.get_bytes(f"warehouse/{name}") == local.read_bytes()
+        if name == "small.parquet":
+            assert uploads == [("PUT", "")]
+        else:
+            assert uploads == [("POST", "start"), ("PUT", "part"), ("PUT", "part"),
+                               ("POST", "complete")]  # fmt: skip
+
+
 def test_s3_location_and_store_name_no_secret(s3_data_dir):
     store = ObjectStore(parse_s3_uri(s3_data_dir))
     assert S3_SECRET not in repr(store) and S3_SECRET not in repr(Warehouse.at(s3_data_dir))

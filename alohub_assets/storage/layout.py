@@ -109,7 +109,8 @@ class Warehouse:
         return self.remote.get_file(self.relative(path), path)
 
     def push(self, path: Path) -> None:
-        """Publishes a complete local file (one whole-object PUT on object storage)."""
+        """Publishes a complete local file (uploaded whole on object storage: one PUT up to
+        10 MB, else a multipart upload; readers see the old object or the new one)."""
         if self.remote is not None:
             self.remote.put_file(path, self.relative(path))
 

@@ -6,9 +6,11 @@ filesystem, registered as an fsspec filesystem on the connection. Endpoint and c
 from the standard variables ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``; they are never part of a repr, a log or an error.
 
-Object stores have no rename. A PUT of a whole object is atomic (a reader sees the old object or
-the new one), so single-file partitions are uploaded whole after they are complete; partitions of
-several objects are made visible by a manifest written last (see ``storage/landing.py``).
+Object stores have no rename. An upload of a whole object is atomic (a reader sees the old object
+or the new one), so single-file partitions are uploaded whole after they are complete; partitions
+of several objects are made visible by a manifest written last (see ``storage/landing.py``). A
+file of up to 10 MB (pyarrow's part size) is one PUT; a larger one a multipart upload, which is
+atomic the same way (the object appears when the upload completes).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def s3_filesystem_from_env() -> pafs.S3FileSystem:
         options["secret_key"] = secret
         if os.getenv("AWS_SESSION_TOKEN"):
             options["session_token"] = os.environ["AWS_SESSION_TOKEN"]
+    # Delayed open: an upload of up to pyarrow's part size (10 MB) is one PUT, not a multipart
+    # upload's three requests (start, part, complete); a missing bucket or a refused write is
+    # then raised when the stream closes, which put_file and put_bytes wait for.
+    options["allow_delayed_open"] = True
     return pafs.S3FileSystem(**{k: v for k, v in options.items() if v is not None})
 
 

@@ -36,15 +36,18 @@ def kpi_inputs(
     """``$call_logs`` (and for ``abandon_callbacks`` ``$complete_days``) for building
     ``first_day..last_day`` of ``table``, and the days of its window without ``call_logs``.
     Every built day's own file must exist; a window's files must have ``customer_number``."""
-    for day in _days(first_day, last_day):
-        if not store.pull(store.call_logs_file(day)):
+    before, after = WINDOWS.get(table, (0, 0))
+    window = _days(first_day + timedelta(days=before), last_day + timedelta(days=after))
+    built = _days(first_day, last_day)
+    # Each day pulled once: on object storage a pull is a download.
+    pulled = {day for day in sorted({*built, *window}) if store.pull(store.call_logs_file(day))}
+    for day in built:
+        if day not in pulled:
             raise FileNotFoundError(
                 f"{store.call_logs_file(day)} is missing: materialize call_logs for {day} first"
             )
-    before, after = WINDOWS.get(table, (0, 0))
-    window = _days(first_day + timedelta(days=before), last_day + timedelta(days=after))
-    loaded = [day for day in window if store.pull(store.call_logs_file(day))]
-    missing = [day for day in window if day not in loaded]
+    loaded = [day for day in window if day in pulled]
+    missing = [day for day in window if day not in pulled]
     files = [str(store.call_logs_file(day)) for day in loaded]
     if table in WINDOWS:
         for day, file in zip(loaded, files, strict=True):
