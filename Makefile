@@ -15,7 +15,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # fixture is kept on one worker (tests/conftest.py). `make test TEST_WORKERS=0` runs them one by one.
 TEST_WORKERS ?= 4
 
-.PHONY: install browser test lint format demo dev dashboard sandbox report screenshot bench soak clean
+.PHONY: install browser test lint lint-checks format demo dev dashboard sandbox report screenshot bench soak clean
 
 install:  ## uv (into .venv-bootstrap if missing), then the locked dependencies into .venv
 	@# Without pip in .venv-bootstrap when the system Python has one (pip --python installs uv
@@ -37,7 +37,9 @@ browser:  ## Debian's chromium for the UI test; without it that test fails unles
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 	  || echo "chromium could not be installed: the browser test will fail (ALOHUB_SKIP_BROWSER=1 skips it)"
 
-lint: install  ## ruff, the layer contracts (import-linter), and dg's check of the definitions
+lint: install lint-checks  ## ruff, the layer contracts (import-linter), and dg's check of the definitions
+
+lint-checks:  # lint's checks, on the installed environment
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
@@ -50,8 +52,16 @@ format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-test: lint browser  ## lint (ruff, import contracts, dg), then every test (real HTTP to the sandbox, real files under tmp dirs)
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup
+test: install browser  ## lint (ruff, import contracts, dg) and every test (real HTTP to the sandbox, real files under tmp dirs)
+	@# lint's checks run beside pytest, their output kept for after its own: about 15 s of
+	@# imports and parsing that would otherwise come first, now on cores pytest leaves idle
+	@# while its workers start. Either failing fails `make test`.
+	@lint_log=$$(mktemp); \
+	  $(MAKE) --no-print-directory lint-checks >"$$lint_log" 2>&1 & lint=$$!; \
+	  $(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
+	  wait $$lint; linted=$$?; echo "--- make lint-checks (run beside pytest)"; cat "$$lint_log"; \
+	  rm -f "$$lint_log"; [ $$linted -eq 0 ] || echo "make lint-checks FAILED (above)"; \
+	  [ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 demo: install  ## sandbox on a free port -> last 7 complete days and their recording URLs -> ./data, KPIs printed
 	$(UV) run python -m alohub_dev.demo
