@@ -132,8 +132,11 @@ def test_a_file_up_to_the_part_size_is_one_put_and_a_larger_one_a_multipart_uplo
     def counting(app, environ, start_response):  # the server's threads call it
         if environ["PATH_INFO"].startswith(f"/{bucket}/"):
             query = environ.get("QUERY_STRING", "")
-            kind = "start" if query == "uploads" else "part" if "partNumber" in query else query
-            seen.append((environ["REQUEST_METHOD"], "complete" if "uploadId=" in kind else kind))
+            kind = (
+                "start" if query == "uploads" else "part" if "partNumber=" in query
+                else "complete" if "uploadId=" in query else query
+            )  # fmt: skip
+            seen.append((environ["REQUEST_METHOD"], kind))
         return serve(app, environ, start_response)
 
     monkeypatch.setattr(DomainDispatcherApplication, "__call__", counting)
