@@ -53,6 +53,9 @@ format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff format .
 
 test: install browser  ## lint (ruff, import contracts, dg) and every test (real HTTP to the sandbox, real files under tmp dirs)
+	@# First the bytecode of what the test processes import, once (tests/warm_bytecode.py): on
+	@# a fresh clone each of them would compile it again. A no-op when it is there already.
+	@$(UV) run python -m tests.warm_bytecode
 	@# lint's checks run beside pytest, their output kept for after its own: about 15 s of
 	@# imports and parsing that would otherwise come first, now on cores pytest leaves idle
 	@# while its workers start. Either failing fails `make test`.
