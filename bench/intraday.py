@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 
-from alohub_assets.api.client import AloHubClient
+from alohub_assets.api.client import AloHubClient, tls_context
 from alohub_assets.api.records import ICT
 from alohub_assets.defs.ingest.call_logs import build_call_logs
 from alohub_assets.storage.landing import land_call_logs
@@ -56,7 +56,7 @@ class Refresh:
 
 
 def _list_requests(url: str) -> tuple[int, int]:
-    counts = httpx.get(f"{url}/_sandbox/stats", timeout=30).json()["requests"]
+    counts = httpx.get(f"{url}/_sandbox/stats", timeout=30, verify=tls_context()).json()["requests"]
     sent = sum(n for key, n in counts.items() if key.startswith("list:"))
     return sent, counts.get("list:429", 0)
 
@@ -82,7 +82,11 @@ def run_listing(name: str, args: list[str], calls: int, until: str, every: int) 
         moment = datetime.combine(DAY, datetime.strptime("07:00", "%H:%M").time(), tzinfo=ICT)
         refreshes: list[Refresh] = []
         while moment <= last:
-            httpx.post(f"{sandbox.url}/_sandbox/clock", json={"now": moment.isoformat()})
+            httpx.post(
+                f"{sandbox.url}/_sandbox/clock",
+                json={"now": moment.isoformat()},
+                verify=tls_context(),
+            )
             landed, sent, limited, seconds = _land(sandbox.url, store, state, RefreshPolicy())
             refreshes.append(
                 Refresh(

@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from alohub_assets.api.client import tls_context
 from bench.common import API_KEY, ROOT, commit_stamp, sandbox_process
 
 OLD_COMMIT = "d0035c9"
@@ -185,7 +186,7 @@ def check_calls(sandbox_url: str, mart: Path, days: list[date]) -> tuple[int, in
     with duckdb.connect(str(mart), read_only=True) as con:
         for day in days:
             truth = httpx.get(f"{sandbox_url}/_sandbox/calls", params={"date": day.isoformat()},
-                              timeout=60).json()["calls"]  # fmt: skip
+                              timeout=60, verify=tls_context()).json()["calls"]  # fmt: skip
             expected = sorted(call["call_id"] for call in truth)
             stored = [r[0] for r in con.execute(
                 "SELECT call_id FROM call_logs WHERE call_date = ? ORDER BY call_id", [day]

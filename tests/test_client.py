@@ -21,6 +21,7 @@ from alohub_assets.api.client import (
     AloHubRetriesExhausted,
     AloHubScopeError,
     RetryPolicy,
+    tls_context,
 )
 from alohub_assets.api.rate_limit import MemoryQuotaStore, QuotaPacer
 from alohub_assets.api.records import ICT, local_day_window
@@ -60,6 +61,7 @@ def test_window_end_is_sent_as_callEndtime(sandbox):  # noqa: N802
     wrong = httpx.post(
         f"{sandbox.url}/v1/reports/call-logs",
         headers={"X-Api-Key": API_KEY},
+        verify=tls_context(),
         json={
             "callStartTime": start.isoformat(),
             "callEndTime": end.isoformat(),
@@ -167,7 +169,12 @@ def test_429_waits_retry_after_then_continues(make_sandbox):
     sandbox.server.state.clock = clock.time
     # Another process of the tenant spends the window, unseen by this client's throttle.
     for _ in range(4):
-        httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY}, json={})
+        httpx.post(
+            f"{sandbox.url}/v1/reports/call-logs",
+            headers={"X-Api-Key": API_KEY},
+            json={},
+            verify=tls_context(),
+        )
     start, end = local_day_window(DAY)
     pacer = QuotaPacer(MemoryQuotaStore(), window_seconds=2.0, clock=clock.time)
     with sandbox.client(pacer=pacer, sleep=clock.sleep) as client:
@@ -408,8 +415,6 @@ def test_clients_share_one_certificate_store_and_follow_ssl_cert_file(monkeypatc
     """The store is read once per process (each read costs ~50 ms of CPU), from where httpx
     would read it: SSL_CERT_FILE when set (a company's own CA), else certifi's bundle."""
     import certifi
-
-    from alohub_assets.api.client import tls_context
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from alohub_assets.api.client import tls_context
 from alohub_assets.storage import forecasting as fc
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.volumes import VolumeModel, inbound_offsets
@@ -150,7 +151,9 @@ def test_the_sandbox_serves_the_model_and_its_expected_volumes(make_sandbox):
     )
     sandbox = make_sandbox(first_day=day, last_day=day)
     sandbox.server.state.store.volume_model = MODEL
-    answer = httpx.get(f"{sandbox.url}/_sandbox/expected", params={"date": str(day)}).json()
+    answer = httpx.get(
+        f"{sandbox.url}/_sandbox/expected", params={"date": str(day)}, verify=tls_context()
+    ).json()
     assert answer["expected"]["*"] == pytest.approx(MODEL.expected_calls(day)["*"])
     assert sum(answer["expected"]["*"]) == pytest.approx(
         MODEL.base_calls_per_day * MODEL.day_factor(day)

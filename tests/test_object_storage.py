@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from alohub_assets.api.client import tls_context
 from alohub_assets.storage.landing import FETCH_MANIFEST, landed_files
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import open_mart
@@ -35,7 +36,9 @@ def objects(data_dir: str) -> list[str]:
 
 
 def sandbox_call_ids(sandbox, day) -> list[str]:
-    truth = httpx.get(f"{sandbox.url}/_sandbox/calls", params={"date": day.isoformat()})
+    truth = httpx.get(
+        f"{sandbox.url}/_sandbox/calls", params={"date": day.isoformat()}, verify=tls_context()
+    )
     return sorted(call["call_id"] for call in truth.json()["calls"])
 
 

@@ -14,6 +14,7 @@ import duckdb
 import httpx
 import pytest
 
+from alohub_assets.api.client import tls_context
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.planning import PLANNING_ASSETS
@@ -93,7 +94,9 @@ def planned(tmp_path_factory):
         )
         truth = {
             day: httpx.get(
-                f"{sandbox.url}/_sandbox/calls", params={"date": day.isoformat()}
+                f"{sandbox.url}/_sandbox/calls",
+                params={"date": day.isoformat()},
+                verify=tls_context(),
             ).json()["calls"]
             for day in (D1, D2)
         }

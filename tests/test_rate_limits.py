@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alohub_assets.api.client import AloHubClient
+from alohub_assets.api.client import AloHubClient, tls_context
 from alohub_assets.api.rate_limit import (
     PostgresQuotaStore,
     QuotaPacer,
@@ -151,6 +151,7 @@ import json, time
 from pathlib import Path
 from alohub_assets.api.client import AloHubClient
 from alohub_assets.api.records import ICT, local_day_window
+from alohub_assets.api.client import tls_context
 from datetime import date
 while not Path({str(go)!r}).exists():
     time.sleep(0.01)
@@ -163,7 +164,11 @@ with AloHubClient({API_KEY!r}, base_url={sandbox.url!r}, rate_window_seconds=3.0
     try:
         # Someone outside the shared state (another machine, a script) spends the quota.
         for _ in range(3):
-            httpx.post(f"{sandbox.url}/v1/reports/call-logs", headers={"X-Api-Key": API_KEY})
+            httpx.post(
+                f"{sandbox.url}/v1/reports/call-logs",
+                headers={"X-Api-Key": API_KEY},
+                verify=tls_context(),
+            )
         start, end = local_day_window(DAY)
         with sandbox.client(rate_window_seconds=3.0, rate_state_path=str(state)) as client_a:
             first = client_a._pacer.acquire()[0]
