@@ -53,16 +53,16 @@ format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff format .
 
 test: install browser  ## lint (ruff, import contracts, dg) and every test (real HTTP to the sandbox, real files under tmp dirs)
-	@# First the bytecode of what the test processes import, once (tests/warm_bytecode.py): on
-	@# a fresh clone each of them would compile it again. A no-op when it is there already.
-	@$(UV) run python -m tests.warm_bytecode
-	@# lint's checks run beside pytest, their output kept for after its own: about 15 s of
-	@# imports and parsing that would otherwise come first, now on cores pytest leaves idle
-	@# while its workers start. Either failing fails `make test`.
+	@# lint's checks run beside the rest, their output kept for after pytest's own: about 15 s
+	@# of imports and parsing that would otherwise come first. Either failing fails `make test`.
+	@# Meanwhile the bytecode of what the test processes import is written, once, before they
+	@# start (tests/warm_bytecode.py): on a fresh clone each of them would compile it again. A
+	@# no-op when it is there already. Dagster comes first in it, before lint's dg checks load it.
 	@lint_log=$$(mktemp); \
 	  $(MAKE) --no-print-directory lint-checks >"$$lint_log" 2>&1 & lint=$$!; \
+	  $(UV) run python -m tests.warm_bytecode; \
 	  $(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
-	  wait $$lint; linted=$$?; echo "--- make lint-checks (run beside pytest)"; cat "$$lint_log"; \
+	  wait $$lint; linted=$$?; echo "--- make lint-checks (run beside the tests)"; cat "$$lint_log"; \
 	  rm -f "$$lint_log"; [ $$linted -eq 0 ] || echo "make lint-checks FAILED (above)"; \
 	  [ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
