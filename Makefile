@@ -44,9 +44,15 @@ lint-checks:  # lint's checks, on the installed environment
 	$(UV) run ruff format --check .
 	$(UV) run lint-imports
 	@# dg's two loads of the definitions side by side: each process spends seconds importing.
-	@echo "dg check defs & dg list defs --json"; \
-	  $(UV) run dg list defs --json >/dev/null & listing=$$!; \
-	  $(UV) run dg check defs || { wait $$listing; exit 1; }; wait $$listing
+	@# Each on a Dagster home of its own, made for it: two processes creating the SQLite
+	@# storage of one new home at once can stamp its schema twice, which breaks that instance
+	@# for good (a fresh clone's `make demo` then failed on ./.dagster_home); and a lint check
+	@# has no business writing the instance `make dev` and `make demo` use.
+	@echo "dg check defs & dg list defs --json"; homes=$$(mktemp -d); \
+	  mkdir "$$homes/list" "$$homes/check"; touch "$$homes/list/dagster.yaml" "$$homes/check/dagster.yaml"; \
+	  DAGSTER_HOME="$$homes/list" $(UV) run dg list defs --json >/dev/null & listing=$$!; \
+	  DAGSTER_HOME="$$homes/check" $(UV) run dg check defs; checked=$$?; wait $$listing; \
+	  listed=$$?; rm -rf "$$homes"; [ $$checked -eq 0 ] && [ $$listed -eq 0 ]
 
 format: install  ## ruff fixes and formats the code in place
 	$(UV) run ruff check --fix .
