@@ -31,7 +31,6 @@ import psycopg2
 import pytest
 import yaml
 
-from alohub_assets.api.client import tls_context
 from alohub_assets.storage.mart import open_mart
 from tests.conftest import S3_SECRET
 from tests.deploy_files import (
@@ -44,6 +43,7 @@ from tests.deploy_files import (
     instance_config,
     service_environment,
 )
+from tests.kpi_reference import sandbox_calls
 from tests.support import API_KEY, FIRST_DAY, graphql
 
 LOCATION = "alohub_assets"
@@ -438,12 +438,7 @@ def test_backfill_through_the_webserver_on_the_deployment_topology(topology, bac
     # Every partition: each of the sandbox's calls exactly once, KPIs through the catalog.
     with open_mart(topology["data_dir"]) as con:
         for day in DAYS:
-            truth = httpx.get(
-                f"{sandbox.url}/_sandbox/calls",
-                params={"date": day.isoformat()},
-                verify=tls_context(),
-            )
-            expected = sorted(call["call_id"] for call in truth.json()["calls"])
+            expected = sorted(call["call_id"] for call in sandbox_calls(sandbox.url, day))
             stored = [
                 row[0]
                 for row in con.execute(

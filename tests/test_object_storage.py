@@ -11,15 +11,14 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from alohub_assets.api.client import tls_context
 from alohub_assets.storage.landing import FETCH_MANIFEST, landed_files
 from alohub_assets.storage.layout import Warehouse
 from alohub_assets.storage.mart import open_mart
 from alohub_assets.storage.object_store import ObjectStore, parse_s3_uri
 from tests.conftest import S3_SECRET
+from tests.kpi_reference import sandbox_calls
 from tests.support import DAY, INGESTION, materialize_day, start_day_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +35,7 @@ def objects(data_dir: str) -> list[str]:
 
 
 def sandbox_call_ids(sandbox, day) -> list[str]:
-    truth = httpx.get(
-        f"{sandbox.url}/_sandbox/calls", params={"date": day.isoformat()}, verify=tls_context()
-    )
-    return sorted(call["call_id"] for call in truth.json()["calls"])
+    return sorted(call["call_id"] for call in sandbox_calls(sandbox.url, day))
 
 
 def test_pipeline_on_s3_keeps_the_layout_and_reads_like_local_disk(

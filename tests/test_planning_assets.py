@@ -11,10 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import duckdb
-import httpx
 import pytest
 
-from alohub_assets.api.client import tls_context
 from alohub_assets.defs import ALL_ASSETS
 from alohub_assets.defs.partitions import daily_partitions
 from alohub_assets.defs.planning import PLANNING_ASSETS
@@ -31,6 +29,7 @@ from alohub_assets.storage.mart import open_mart
 from alohub_dev.sandbox.calls import CallStore
 from alohub_dev.sandbox.server import SandboxConfig, build_server
 from alohub_dev.sandbox.volumes import VolumeModel
+from tests.kpi_reference import sandbox_calls
 from tests.support import API_KEY, Sandbox, pipeline_resources
 
 D1, D2 = date(2026, 3, 2), date(2026, 3, 3)  # a Monday and a Tuesday, far from any holiday
@@ -92,14 +91,7 @@ def planned(tmp_path_factory):
             partition_key=D2.isoformat(),
             resources=resources,
         )
-        truth = {
-            day: httpx.get(
-                f"{sandbox.url}/_sandbox/calls",
-                params={"date": day.isoformat()},
-                verify=tls_context(),
-            ).json()["calls"]
-            for day in (D1, D2)
-        }
+        truth = {day: sandbox_calls(sandbox.url, day) for day in (D1, D2)}
     finally:
         server.stop()
         quota.undo()
@@ -112,7 +104,7 @@ def interval_counts(calls: list[dict]) -> Counter:
     for call in calls:
         if call["direction"] != "inbound":
             continue
-        start = datetime.fromisoformat(call["start_time"])
+        start = call["start_time"]
         slot = start.replace(minute=start.minute - start.minute % 30, second=0)
         counts[(call["called"], slot.strftime("%H:%M"))] += 1
         counts[("*", slot.strftime("%H:%M"))] += 1

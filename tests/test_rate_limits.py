@@ -149,9 +149,8 @@ def test_a_429_from_another_process_spending_is_honoured_by_every_process(make_s
     script = f"""
 import json, time
 from pathlib import Path
-from alohub_assets.api.client import AloHubClient
+from alohub_assets.api.client import AloHubClient, tls_context
 from alohub_assets.api.records import ICT, local_day_window
-from alohub_assets.api.client import tls_context
 from datetime import date
 while not Path({str(go)!r}).exists():
     time.sleep(0.01)
